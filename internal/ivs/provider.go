@@ -1,0 +1,281 @@
+// Package ivs is the provider of the Amazon IVS low-latency API (ivsapi.API): channels, stream keys, playback key
+// pairs, playback restriction policies, recording and ad configurations, tags, and the stream operations, which it
+// answers from the store and from the media plane's view of live streams (Live).
+package ivs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openivs/openivs/internal/arn"
+	"github.com/openivs/openivs/internal/awsapi"
+	"github.com/openivs/openivs/internal/pagetoken"
+	"github.com/openivs/openivs/internal/spec/ivsapi"
+	"github.com/openivs/openivs/internal/store"
+)
+
+// Resource types, as they appear in ARNs.
+const (
+	TypeChannel                   = "channel"
+	TypeStreamKey                 = "stream-key"
+	TypePlaybackKeyPair           = "playback-key"
+	TypeRecordingConfiguration    = "recording-configuration"
+	TypePlaybackRestrictionPolicy = "playback-restriction-policy"
+	TypeAdConfiguration           = "ad-configuration"
+	TypeStreamSession             = "stream-session"
+	TypeViewerRevocation          = "viewer-revocation"
+)
+
+// Quotas are the per-account, per-region resource limits. IVS's defaults where they are known.
+type Quotas struct {
+	Channels                    int // IVS: 5,000 per region (adjustable)
+	PlaybackKeyPairs            int // IVS: 3
+	RecordingConfigurations     int // IVS: 20
+	PlaybackRestrictionPolicies int // IVS: 20
+	AdConfigurations            int // IVS: 100
+}
+
+// DefaultQuotas are IVS's documented defaults.
+var DefaultQuotas = Quotas{Channels: 5000, PlaybackKeyPairs: 3, RecordingConfigurations: 20,
+	PlaybackRestrictionPolicies: 20, AdConfigurations: 100}
+
+// Config is what the provider needs to know about the server.
+type Config struct {
+	PublicURL string // base of every playback URL, e.g. "http://127.0.0.1:8080"
+	RTMPSAddr string // the RTMPS listener (host:port); its port goes into ingestEndpoint
+	SRTAddr   string // the SRT listener (host:port)
+	Quotas    Quotas
+}
+
+// Live is what the API needs from the media plane. Offline is the implementation with nothing live.
+type Live interface {
+	// Stream returns the live stream of a channel; ok is false when the channel is not live.
+	Stream(channelARN string) (s *ivsapi.Stream, ok bool)
+	// Streams returns the live streams of an account in a region, oldest first.
+	Streams(account, region string) []*ivsapi.Stream
+	// Stop disconnects the channel's encoder.
+	Stop(ctx context.Context, channelARN string) error
+	// PutMetadata inserts timed metadata into the channel's live stream.
+	PutMetadata(ctx context.Context, channelARN, metadata string) error
+	// InsertAdBreak marks an ad break in the channel's live stream and returns its id.
+	InsertAdBreak(ctx context.Context, channelARN string, duration time.Duration) (string, error)
+}
+
+// ErrNotLive is returned by Live when the channel is not live.
+var ErrNotLive = errors.New("ivs: channel is not live")
+
+// Offline is a Live with no stream: every channel is offline.
+type Offline struct{}
+
+func (Offline) Stream(string) (*ivsapi.Stream, bool)              { return nil, false }
+func (Offline) Streams(string, string) []*ivsapi.Stream           { return nil }
+func (Offline) Stop(context.Context, string) error                { return ErrNotLive }
+func (Offline) PutMetadata(context.Context, string, string) error { return ErrNotLive }
+func (Offline) InsertAdBreak(context.Context, string, time.Duration) (string, error) {
+	return "", ErrNotLive
+}
+
+// Provider implements ivsapi.API.
+type Provider struct {
+	st     store.Store
+	cfg    Config
+	live   Live
+	tokens *pagetoken.Codec
+	log    *slog.Logger
+	now    func() time.Time
+
+	publicBase     string // PublicURL without a trailing slash
+	ingestEndpoint string
+	srtEndpoint    string
+}
+
+var _ ivsapi.API = (*Provider)(nil)
+
+// New returns a provider over st.
+func New(ctx context.Context, st store.Store, cfg Config, live Live, log *slog.Logger) (*Provider, error) {
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	secret, err := st.SetMetaIfAbsent(ctx, "pagetoken-secret", secret)
+	if err != nil {
+		return nil, fmt.Errorf("ivs: page token secret: %w", err)
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("ivs: public URL %q is not an absolute URL", cfg.PublicURL)
+	}
+	if live == nil {
+		live = Offline{}
+	}
+	p := &Provider{st: st, cfg: cfg, live: live, tokens: pagetoken.New(secret), log: log, now: time.Now,
+		publicBase: trimSlash(cfg.PublicURL)}
+	p.ingestEndpoint = endpoint(u.Hostname(), cfg.RTMPSAddr, "443")
+	p.srtEndpoint = endpoint(u.Hostname(), cfg.SRTAddr, "9000")
+	return p, nil
+}
+
+// endpoint is host plus the listener's port, without the port when it is IVS's standard one (so that clients
+// which append it, as IVS's documentation shows, keep working).
+func endpoint(host, listenAddr, standardPort string) string {
+	_, port, err := net.SplitHostPort(listenAddr)
+	if err != nil || port == "" || port == standardPort {
+		return host
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// caller returns the account and region of the request.
+func caller(ctx context.Context) awsapi.Caller {
+	c, _ := awsapi.CallerFrom(ctx)
+	return c
+}
+
+// resolve checks that an ARN names a resource of the expected type that the caller may see, and returns its
+// parsed form. ARNs of other accounts are refused (AccessDeniedException where the operation models it, else not
+// found); ARNs of another region are not found, as a regional endpoint would answer.
+func resolve(ctx context.Context, s, typ string, accessDenied bool) (arn.ARN, error) {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "ivs" || (typ != "" && a.Type != typ) {
+		return a, ivsapi.NewResourceNotFoundException("Resource: %s not found", s)
+	}
+	c := caller(ctx)
+	if a.Account != c.AccountID {
+		if accessDenied {
+			return a, ivsapi.NewAccessDeniedException("User: arn:aws:iam::%s:user/%s is not authorized to access resource: %s",
+				c.AccountID, c.AccessKeyID, s)
+		}
+		return a, ivsapi.NewResourceNotFoundException("Resource: %s not found", s)
+	}
+	if a.Region != c.Region {
+		return a, ivsapi.NewResourceNotFoundException("Resource: %s not found", s)
+	}
+	return a, nil
+}
+
+// get loads a resource of the caller's, or answers ResourceNotFoundException.
+func get(ctx context.Context, tx store.Tx, arnStr, typ string) (*store.Resource, error) {
+	r, err := tx.Get(ctx, arnStr)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && r.Type != typ) {
+		return nil, ivsapi.NewResourceNotFoundException("Resource: %s not found", arnStr)
+	}
+	return r, err
+}
+
+// newResource prepares a resource of the caller's with a fresh id.
+func newResource(ctx context.Context, typ, name string, tags map[string]string, doc any, now time.Time) (*store.Resource, error) {
+	if err := checkTagKeys(tags); err != nil {
+		return nil, err
+	}
+	c := caller(ctx)
+	id := arn.NewID()
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("ivs: encode %s: %w", typ, err)
+	}
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	return &store.Resource{ARN: arn.New(c.Region, c.AccountID, typ, id), Account: c.AccountID, Region: c.Region,
+		Type: typ, ID: id, Name: name, Tags: tags, Data: data, Created: now.UTC()}, nil
+}
+
+// checkTagKeys refuses the "aws:" prefix, which AWS reserves.
+func checkTagKeys(tags map[string]string) error {
+	for k := range tags {
+		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return ivsapi.NewValidationException("Tag keys starting with 'aws:' are reserved for AWS use: %s", k)
+		}
+	}
+	return nil
+}
+
+func decode(r *store.Resource, doc any) error {
+	if err := json.Unmarshal(r.Data, doc); err != nil {
+		return fmt.Errorf("ivs: decode %s %s: %w", r.Type, r.ID, err)
+	}
+	return nil
+}
+
+func encode(r *store.Resource, doc any) error {
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("ivs: encode %s %s: %w", r.Type, r.ID, err)
+	}
+	r.Data = b
+	return nil
+}
+
+// checkQuota answers ServiceQuotaExceededException when the caller already has limit resources of the type.
+func checkQuota(ctx context.Context, tx store.Tx, typ string, limit int) error {
+	c := caller(ctx)
+	n, err := tx.Count(ctx, c.AccountID, c.Region, typ)
+	if err != nil {
+		return err
+	}
+	if n >= limit {
+		return ivsapi.NewServiceQuotaExceededException("Request would exceed the limit of %d resources of type %s for this account in %s", limit, typ, c.Region)
+	}
+	return nil
+}
+
+// page runs a paginated list query. scope must name the operation and every filter, so a token from one query
+// cannot be replayed against another.
+type page struct {
+	scope string
+	q     store.ListQuery
+	max   int
+}
+
+func (p *Provider) list(ctx context.Context, tx store.Tx, pg page, token *string, maxResults *int64) ([]*store.Resource, *string, error) {
+	c := caller(ctx)
+	pg.q.Account, pg.q.Region = c.AccountID, c.Region
+	scope := c.AccountID + "/" + c.Region + "/" + pg.scope
+	if token != nil && *token != "" {
+		seq, err := p.tokens.Decode(scope, *token)
+		if err != nil {
+			return nil, nil, ivsapi.NewValidationException("The nextToken is not valid for this request")
+		}
+		pg.q.AfterSeq = seq
+	}
+	n := pg.max
+	if maxResults != nil {
+		n = int(*maxResults)
+	}
+	pg.q.Limit = n + 1
+	rs, err := tx.List(ctx, pg.q)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rs) <= n {
+		return rs, nil, nil
+	}
+	rs = rs[:n]
+	next := p.tokens.Encode(scope, rs[n-1].Seq)
+	return rs, &next, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
