@@ -1,0 +1,224 @@
+// Package config holds the server's configuration: one struct, defaults that run everything on one machine with no
+// flags, every setting a flag with an OPENIVS_ environment variable, and validation with clear messages.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openivs/openivs/internal/awsapi/sigv4"
+)
+
+// Auth modes.
+const (
+	AuthOpen  = "open"  // any credentials; the account comes from the credentials file when the key is listed
+	AuthSigV4 = "sigv4" // signatures verified against the credentials file
+)
+
+// Config is the whole configuration of `openivs serve`.
+type Config struct {
+	DataDir         string
+	HTTPAddr        string
+	PublicURL       string
+	RTMPAddr        string
+	RTMPSAddr       string
+	SRTAddr         string
+	Region          string
+	AccountID       string
+	Auth            string
+	CredentialsFile string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	SQLiteSync      string
+
+	QuotaChannels                    int
+	QuotaPlaybackKeyPairs            int
+	QuotaRecordingConfigurations     int
+	QuotaPlaybackRestrictionPolicies int
+	QuotaAdConfigurations            int
+}
+
+// Flag describes one setting for --help and the README's reference.
+type Flag struct {
+	Name, Env, Default, Usage string
+}
+
+// Register defines the flags of c on fs, each defaulting to its OPENIVS_ environment variable when set.
+func (c *Config) Register(fs *flag.FlagSet) {
+	str := func(p *string, name, def, usage string) {
+		fs.StringVar(p, name, envOr(name, def), usage+" (env "+EnvName(name)+")")
+	}
+	num := func(p *int, name string, def int, usage string) {
+		d := def
+		if v, ok := os.LookupEnv(EnvName(name)); ok {
+			if n, err := strconv.Atoi(v); err == nil {
+				d = n
+			}
+		}
+		fs.IntVar(p, name, d, usage+" (env "+EnvName(name)+")")
+	}
+	str(&c.DataDir, "data-dir", "openivs-data", "directory for the database, keys and recordings")
+	str(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP listener (API, playback, /healthz)")
+	str(&c.PublicURL, "public-url", "", "base URL every handed-out URL is built from (default http://<http-addr>)")
+	str(&c.RTMPAddr, "rtmp-addr", "127.0.0.1:1935", "address of the RTMP ingest listener")
+	str(&c.RTMPSAddr, "rtmps-addr", "127.0.0.1:4443", "address of the RTMPS ingest listener")
+	str(&c.SRTAddr, "srt-addr", "127.0.0.1:9000", "address of the SRT ingest listener")
+	str(&c.Region, "region", "us-east-1", "default region (requests signed for another region act in that region)")
+	str(&c.AccountID, "account-id", "123456789012", "account of requests whose access key is not in the credentials file (open mode)")
+	str(&c.Auth, "auth", AuthOpen, "authentication mode: open (any credentials) or sigv4 (verified signatures)")
+	str(&c.CredentialsFile, "credentials-file", "", "JSON file of access keys: {\"credentials\":[{\"accessKeyId\",\"secretAccessKey\",\"accountId\"}]}")
+	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	str(&c.LogFormat, "log-format", "text", "log format: text or json")
+	str(&c.SQLiteSync, "sqlite-synchronous", "normal", "SQLite synchronous mode: normal (survives a process crash) or full (also a power loss)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("shutdown-timeout", 10*time.Second),
+		"how long to wait for requests in flight at shutdown (env "+EnvName("shutdown-timeout")+")")
+	num(&c.QuotaChannels, "quota-channels", 5000, "channels per account and region")
+	num(&c.QuotaPlaybackKeyPairs, "quota-playback-key-pairs", 3, "playback key pairs per account and region")
+	num(&c.QuotaRecordingConfigurations, "quota-recording-configurations", 20, "recording configurations per account and region")
+	num(&c.QuotaPlaybackRestrictionPolicies, "quota-playback-restriction-policies", 20, "playback restriction policies per account and region")
+	num(&c.QuotaAdConfigurations, "quota-ad-configurations", 100, "ad configurations per account and region")
+}
+
+// EnvName is the environment variable of a flag: OPENIVS_ and the name in upper snake case.
+func EnvName(flagName string) string {
+	return "OPENIVS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(EnvName(name)); ok {
+		return v
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(EnvName(name)); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+var (
+	regionRE  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	accountRE = regexp.MustCompile(`^\d{12}$`)
+)
+
+// Validate checks the configuration and fills in derived defaults (the public URL).
+func (c *Config) Validate() error {
+	var errs []error
+	for _, a := range []struct{ name, v string }{{"http-addr", c.HTTPAddr}, {"rtmp-addr", c.RTMPAddr}, {"rtmps-addr", c.RTMPSAddr}, {"srt-addr", c.SRTAddr}} {
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q is not host:port", a.name, a.v))
+		}
+	}
+	if c.PublicURL == "" {
+		host, port, err := net.SplitHostPort(c.HTTPAddr)
+		if err == nil {
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "127.0.0.1"
+			}
+			c.PublicURL = "http://" + net.JoinHostPort(host, port)
+		}
+	} else if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--public-url %q must be an absolute http(s) URL", c.PublicURL))
+	}
+	if !regionRE.MatchString(c.Region) {
+		errs = append(errs, fmt.Errorf("--region %q is not a region name like us-east-1", c.Region))
+	}
+	if !accountRE.MatchString(c.AccountID) {
+		errs = append(errs, fmt.Errorf("--account-id %q must be 12 digits", c.AccountID))
+	}
+	switch c.Auth {
+	case AuthOpen:
+	case AuthSigV4:
+		if c.CredentialsFile == "" {
+			errs = append(errs, errors.New("--auth sigv4 needs --credentials-file"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--auth %q must be open or sigv4", c.Auth))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q must be text or json", c.LogFormat))
+	}
+	if c.SQLiteSync != "normal" && c.SQLiteSync != "full" {
+		errs = append(errs, fmt.Errorf("--sqlite-synchronous %q must be normal or full", c.SQLiteSync))
+	}
+	for _, q := range []struct {
+		name string
+		v    int
+	}{{"quota-channels", c.QuotaChannels}, {"quota-playback-key-pairs", c.QuotaPlaybackKeyPairs},
+		{"quota-recording-configurations", c.QuotaRecordingConfigurations},
+		{"quota-playback-restriction-policies", c.QuotaPlaybackRestrictionPolicies}, {"quota-ad-configurations", c.QuotaAdConfigurations}} {
+		if q.v < 0 {
+			errs = append(errs, fmt.Errorf("--%s must not be negative", q.name))
+		}
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// CredentialsFile is the JSON format of --credentials-file.
+type CredentialsFile struct {
+	Credentials []struct {
+		AccessKeyID     string `json:"accessKeyId"`
+		SecretAccessKey string `json:"secretAccessKey"`
+		AccountID       string `json:"accountId"`
+	} `json:"credentials"`
+}
+
+// Credentials is an in-memory table of access keys; it implements sigv4.Credentials.
+type Credentials map[string]sigv4.Credential
+
+// Lookup implements sigv4.Credentials.
+func (c Credentials) Lookup(accessKeyID string) (sigv4.Credential, bool) {
+	cr, ok := c[accessKeyID]
+	return cr, ok
+}
+
+// LoadCredentials reads a credentials file; an empty path gives an empty table.
+func LoadCredentials(path string) (Credentials, error) {
+	creds := Credentials{}
+	if path == "" {
+		return creds, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("credentials file: %w", err)
+	}
+	var f CredentialsFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return nil, fmt.Errorf("credentials file %s: %w", path, err)
+	}
+	for i, c := range f.Credentials {
+		switch {
+		case c.AccessKeyID == "" || c.SecretAccessKey == "":
+			return nil, fmt.Errorf("credentials file %s: entry %d needs accessKeyId and secretAccessKey", path, i+1)
+		case !accountRE.MatchString(c.AccountID):
+			return nil, fmt.Errorf("credentials file %s: entry %d (%s): accountId must be 12 digits", path, i+1, c.AccessKeyID)
+		}
+		if _, dup := creds[c.AccessKeyID]; dup {
+			return nil, fmt.Errorf("credentials file %s: access key %s is listed twice", path, c.AccessKeyID)
+		}
+		creds[c.AccessKeyID] = sigv4.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, AccountID: c.AccountID}
+	}
+	return creds, nil
+}
