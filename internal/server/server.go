@@ -18,6 +18,7 @@ import (
 	"github.com/openivs/openivs/internal/config"
 	"github.com/openivs/openivs/internal/ivs"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
+	"github.com/openivs/openivs/internal/store"
 	"github.com/openivs/openivs/internal/store/sqlite"
 )
 
@@ -41,27 +42,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	}
 	defer st.Close()
 
-	prov, err := ivs.New(ctx, st, ivs.Config{
-		PublicURL: cfg.PublicURL, RTMPSAddr: cfg.RTMPSAddr, SRTAddr: cfg.SRTAddr,
-		Quotas: ivs.Quotas{Channels: cfg.QuotaChannels, PlaybackKeyPairs: cfg.QuotaPlaybackKeyPairs,
-			RecordingConfigurations: cfg.QuotaRecordingConfigurations, PlaybackRestrictionPolicies: cfg.QuotaPlaybackRestrictionPolicies,
-			AdConfigurations: cfg.QuotaAdConfigurations},
-	}, ivs.Offline{}, log)
-	if err != nil {
-		return err
-	}
-
-	var auth awsapi.Authenticator
-	switch cfg.Auth {
-	case config.AuthSigV4:
-		auth = &awsapi.SigV4Auth{Verifier: &sigv4.Verifier{Credentials: creds, Services: []string{ivsapi.ModelSigningName}}}
-		log.Info("API authentication: sigv4 — every request's signature is verified", "access_keys", len(creds))
-	default:
-		auth = &awsapi.OpenAuth{Credentials: creds, Account: cfg.AccountID, Region: cfg.Region}
-		log.Warn("API authentication: open — any credentials are accepted (use --auth sigv4 to verify signatures)",
-			"default_account", cfg.AccountID, "listed_access_keys", len(creds))
-	}
-	api, err := awsapi.NewHandler(auth, log, &awsapi.Service{Name: "ivs", Operations: ivsapi.Operations(prov), Owns: ivs.Owns})
+	api, err := newAPI(ctx, cfg, st, creds, log)
 	if err != nil {
 		return err
 	}
@@ -110,4 +91,28 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newAPI builds the API handler: the providers over st behind the authentication cfg asks for.
+func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config.Credentials, log *slog.Logger) (http.Handler, error) {
+	prov, err := ivs.New(ctx, st, ivs.Config{
+		PublicURL: cfg.PublicURL, RTMPSAddr: cfg.RTMPSAddr, SRTAddr: cfg.SRTAddr,
+		Quotas: ivs.Quotas{Channels: cfg.QuotaChannels, PlaybackKeyPairs: cfg.QuotaPlaybackKeyPairs,
+			RecordingConfigurations: cfg.QuotaRecordingConfigurations, PlaybackRestrictionPolicies: cfg.QuotaPlaybackRestrictionPolicies,
+			AdConfigurations: cfg.QuotaAdConfigurations},
+	}, ivs.Offline{}, log)
+	if err != nil {
+		return nil, err
+	}
+	var auth awsapi.Authenticator
+	switch cfg.Auth {
+	case config.AuthSigV4:
+		auth = &awsapi.SigV4Auth{Verifier: &sigv4.Verifier{Credentials: creds, Services: []string{ivsapi.ModelSigningName}}}
+		log.Info("API authentication: sigv4 — every request's signature is verified", "access_keys", len(creds))
+	default:
+		auth = &awsapi.OpenAuth{Credentials: creds, Account: cfg.AccountID, Region: cfg.Region}
+		log.Warn("API authentication: open — any credentials are accepted (use --auth sigv4 to verify signatures)",
+			"default_account", cfg.AccountID, "listed_access_keys", len(creds))
+	}
+	return awsapi.NewHandler(auth, log, &awsapi.Service{Name: "ivs", Operations: ivsapi.Operations(prov), Owns: ivs.Owns})
 }
