@@ -177,9 +177,6 @@ func newChannelDoc() channelDoc {
 func (p *Provider) CreateChannel(ctx context.Context, in *ivsapi.CreateChannelRequest) (*ivsapi.CreateChannelResponse, error) {
 	out := &ivsapi.CreateChannelResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		if err := checkQuota(ctx, tx, TypeChannel, p.cfg.Quotas.Channels); err != nil {
-			return err
-		}
 		d := newChannelDoc()
 		err := p.apply(ctx, tx, &d, channelSettings{Name: in.Name, LatencyMode: in.LatencyMode, Type: in.Type,
 			Authorized: in.Authorized, InsecureIngest: in.InsecureIngest, Preset: in.Preset, ContainerFormat: in.ContainerFormat,
@@ -191,6 +188,9 @@ func (p *Provider) CreateChannel(ctx context.Context, in *ivsapi.CreateChannelRe
 		now := p.now()
 		ch, err := newResource(ctx, TypeChannel, d.Name, in.Tags, &d, now)
 		if err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, TypeChannel, p.cfg.Quotas.Channels); err != nil {
 			return err
 		}
 		ch.Refs = d.refs()

@@ -79,11 +79,11 @@ func (p *Provider) CreateRecordingConfiguration(ctx context.Context, in *ivsapi.
 	}
 	out := &ivsapi.CreateRecordingConfigurationResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		if err := checkQuota(ctx, tx, TypeRecordingConfiguration, p.cfg.Quotas.RecordingConfigurations); err != nil {
-			return err
-		}
 		r, err := newResource(ctx, TypeRecordingConfiguration, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, TypeRecordingConfiguration, p.cfg.Quotas.RecordingConfigurations); err != nil {
 			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {
@@ -187,11 +187,11 @@ func (p *Provider) CreatePlaybackRestrictionPolicy(ctx context.Context, in *ivsa
 		EnableStrictOriginEnforcement: in.EnableStrictOriginEnforcement}
 	out := &ivsapi.CreatePlaybackRestrictionPolicyResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		if err := checkQuota(ctx, tx, TypePlaybackRestrictionPolicy, p.cfg.Quotas.PlaybackRestrictionPolicies); err != nil {
-			return err
-		}
 		r, err := newResource(ctx, TypePlaybackRestrictionPolicy, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, TypePlaybackRestrictionPolicy, p.cfg.Quotas.PlaybackRestrictionPolicies); err != nil {
 			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {
@@ -324,11 +324,11 @@ func (p *Provider) CreateAdConfiguration(ctx context.Context, in *ivsapi.CreateA
 	d := ivsapi.AdConfiguration{MediaTailorPlaybackConfigurations: in.MediaTailorPlaybackConfigurations}
 	out := &ivsapi.CreateAdConfigurationResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		if err := checkQuota(ctx, tx, TypeAdConfiguration, p.cfg.Quotas.AdConfigurations); err != nil {
-			return err
-		}
 		r, err := newResource(ctx, TypeAdConfiguration, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, TypeAdConfiguration, p.cfg.Quotas.AdConfigurations); err != nil {
 			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {

@@ -71,6 +71,10 @@ func (p *Provider) ImportPlaybackKeyPair(ctx context.Context, in *ivsapi.ImportP
 	}
 	out := &ivsapi.ImportPlaybackKeyPairResponse{}
 	err = p.st.Update(ctx, func(tx store.Tx) error {
+		r, err := newResource(ctx, TypePlaybackKeyPair, str(in.Name), in.Tags, &d, p.now())
+		if err != nil {
+			return err
+		}
 		c := caller(ctx)
 		existing, err := tx.List(ctx, store.ListQuery{Account: c.AccountID, Region: c.Region, Type: TypePlaybackKeyPair})
 		if err != nil {
@@ -87,10 +91,6 @@ func (p *Provider) ImportPlaybackKeyPair(ctx context.Context, in *ivsapi.ImportP
 		}
 		if len(existing) >= p.cfg.Quotas.PlaybackKeyPairs {
 			return ivsapi.NewServiceQuotaExceededException("Request would exceed the limit of %d playback key pairs for this account in %s", p.cfg.Quotas.PlaybackKeyPairs, c.Region)
-		}
-		r, err := newResource(ctx, TypePlaybackKeyPair, str(in.Name), in.Tags, &d, p.now())
-		if err != nil {
-			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {
 			return err

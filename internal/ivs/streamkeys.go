@@ -19,6 +19,10 @@ func renderStreamKey(r *store.Resource, d *streamKeyDoc) ivsapi.StreamKey {
 
 // insertStreamKey creates the stream key of channel ch; a channel has at most one.
 func (p *Provider) insertStreamKey(ctx context.Context, tx store.Tx, ch *store.Resource, tags map[string]string) (*ivsapi.StreamKey, error) {
+	r, err := newResource(ctx, TypeStreamKey, "", tags, struct{}{}, p.now())
+	if err != nil {
+		return nil, err
+	}
 	existing, err := tx.Children(ctx, ch.ARN)
 	if err != nil {
 		return nil, err
@@ -27,10 +31,6 @@ func (p *Provider) insertStreamKey(ctx context.Context, tx store.Tx, ch *store.R
 		if c.Type == TypeStreamKey {
 			return nil, ivsapi.NewServiceQuotaExceededException("Channel %s already has a stream key: the limit is 1 stream key per channel", ch.ARN)
 		}
-	}
-	r, err := newResource(ctx, TypeStreamKey, "", tags, struct{}{}, p.now())
-	if err != nil {
-		return nil, err
 	}
 	d := streamKeyDoc{Value: arn.StreamKeyValue(r.Region, r.ID)}
 	if err := encode(r, &d); err != nil {
