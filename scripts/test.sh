@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the tests need (once; later runs find it installed) and runs every test of the project:
+# formatting and vet, unit tests with the race detector, fuzz seed corpora, and the end-to-end suites that drive
+# the real binary with the AWS SDK for Go, the aws CLI and boto3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+
+log() { printf '\n== %s\n' "$*"; }
+
+log "prerequisites"
+need_apt=()
+command -v go >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl/)"; exit 1; }
+python3 -c 'import boto3, botocore' 2>/dev/null || need_apt+=(python3 python3-boto3 python3-botocore)
+command -v aws >/dev/null || need_apt+=(awscli)
+if ((${#need_apt[@]})); then
+  echo "installing: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # Debian's python3 has the packages just installed; put it first if the default python3 lacks them.
+  python3 -c 'import boto3' 2>/dev/null || export PATH="/usr/bin:$PATH"
+fi
+python3 -c 'import boto3, botocore; print("python3", boto3.__version__, "botocore", botocore.__version__)'
+aws --version
+go version
+
+log "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
+go vet ./...
+
+log "unit tests (race detector) and fuzz seed corpora"
+go test -race -count=1 ./internal/... ./cmd/...
+
+log "end-to-end tests (real binary, AWS SDK, aws CLI, boto3)"
+go test -count=1 -timeout 20m ./test/...
+
+log "all tests passed"
