@@ -63,46 +63,102 @@ func benchRes(id string) *store.Resource {
 }
 
 // BenchmarkGet is View + Get of a random one of benchN resources, from GOMAXPROCS goroutines and from 32 (the
-// load test's concurrency), with a plain context and with a cancelable one as an HTTP request has.
+// load test's concurrency); with a cancelable context, as an HTTP request has; and without memory mapping.
 func BenchmarkGet(b *testing.B) {
 	s, arns := benchStore(b, Options{})
-	for _, goroutines := range []int{runtime.GOMAXPROCS(0), 32} {
-		for _, cancelable := range []bool{false, true} {
-			name := fmt.Sprintf("goroutines=%d", goroutines)
-			if cancelable {
-				name += "/ctx=cancelable"
-			}
-			b.Run(name, func(b *testing.B) {
-				var ctx context.Context = context.Background()
-				if cancelable {
-					c, cancel := context.WithCancel(ctx)
-					defer cancel()
-					ctx = c
-				}
-				b.SetParallelism(max(1, goroutines/runtime.GOMAXPROCS(0)))
-				b.ReportAllocs()
-				var seed atomic.Uint64
-				measureCPU(b, func() {
-					b.RunParallel(func(pb *testing.PB) {
-						rng := rand.New(rand.NewPCG(seed.Add(1), 42))
-						for pb.Next() {
-							arn := arns[rng.IntN(len(arns))]
-							err := s.View(ctx, func(tx store.Tx) error {
-								r, err := tx.Get(ctx, arn)
-								if err == nil && r.ARN != arn {
-									err = fmt.Errorf("got %s", r.ARN)
-								}
-								return err
-							})
-							if err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
+	gomaxprocs := runtime.GOMAXPROCS(0)
+	b.Run(fmt.Sprintf("goroutines=%d", gomaxprocs), func(b *testing.B) { benchGet(b, s, arns, gomaxprocs, false) })
+	b.Run("goroutines=32", func(b *testing.B) { benchGet(b, s, arns, 32, false) })
+	b.Run("goroutines=32/ctx=cancelable", func(b *testing.B) { benchGet(b, s, arns, 32, true) })
+	b.Run("goroutines=32/mmap=off", func(b *testing.B) {
+		s, arns := benchStore(b, Options{MmapSize: -1})
+		benchGet(b, s, arns, 32, false)
+	})
+}
+
+func benchGet(b *testing.B, s *Store, arns []string, goroutines int, cancelable bool) {
+	var ctx context.Context = context.Background()
+	if cancelable {
+		c, cancel := context.WithCancel(ctx)
+		defer cancel()
+		ctx = c
+	}
+	b.SetParallelism(max(1, goroutines/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	var seed atomic.Uint64
+	measureCPU(b, func() {
+		b.RunParallel(func(pb *testing.PB) {
+			rng := rand.New(rand.NewPCG(seed.Add(1), 42))
+			for pb.Next() {
+				arn := arns[rng.IntN(len(arns))]
+				err := s.View(ctx, func(tx store.Tx) error {
+					r, err := tx.Get(ctx, arn)
+					if err == nil && r.ARN != arn {
+						err = fmt.Errorf("got %s", r.ARN)
+					}
+					return err
 				})
-			})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+// BenchmarkGetWhileWriting is BenchmarkGet from 32 goroutines while another goroutine commits an Update of a
+// random resource every 100ms or every 10ms, with and without memory mapping. Each commit empties the page cache
+// of every reader connection and unmaps its map (SQLite does so when another connection has written), so reads
+// get more expensive as writes get more frequent, and more so with memory mapping.
+func BenchmarkGetWhileWriting(b *testing.B) {
+	for _, c := range []struct {
+		every time.Duration
+		mmap  int64
+	}{{100 * time.Millisecond, 0}, {100 * time.Millisecond, -1}, {10 * time.Millisecond, 0}, {10 * time.Millisecond, -1}} {
+		every := c.every
+		name := fmt.Sprintf("every=%v", every)
+		if c.mmap < 0 {
+			name += "/mmap=off"
 		}
+		b.Run(name, func(b *testing.B) {
+			s, arns := benchStore(b, Options{MmapSize: c.mmap})
+			ctx := context.Background()
+			stop, stopped := make(chan struct{}), make(chan struct{})
+			var writes atomic.Int64
+			go func() {
+				defer close(stopped)
+				rng := rand.New(rand.NewPCG(1, 2))
+				tick := time.NewTicker(every)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					err := s.Update(ctx, func(tx store.Tx) error {
+						r, err := tx.Get(ctx, arns[rng.IntN(len(arns))])
+						if err != nil {
+							return err
+						}
+						r.Tags["n"] = fmt.Sprint(writes.Load())
+						return tx.Update(ctx, r)
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					writes.Add(1)
+				}
+			}()
+			start := time.Now()
+			benchGet(b, s, arns, 32, false)
+			close(stop)
+			<-stopped
+			b.ReportMetric(float64(writes.Load())/time.Since(start).Seconds(), "writes/s")
+		})
 	}
 }
 
@@ -174,6 +230,7 @@ func BenchmarkInsert(b *testing.B) {
 					}
 				}
 				b.ReportAllocs()
+				b.ResetTimer()
 				measureCPU(b, func() {
 					if goroutines == 1 {
 						for b.Loop() {

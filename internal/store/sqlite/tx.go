@@ -120,6 +120,7 @@ func (t *tx) dest(n int) []driver.Value {
 func (t *tx) scanResources(rows driver.Rows, limit int) ([]*store.Resource, error) {
 	var out []*store.Resource
 	dest := t.dest(nCols)
+	defer clear(dest) // do not keep the last row's values alive in an idle connection
 	for limit <= 0 || len(out) < limit {
 		err := rows.Next(dest)
 		if err == io.EOF {

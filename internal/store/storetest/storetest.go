@@ -251,6 +251,8 @@ func testCreated(t *testing.T, s store.Store) {
 		time.Date(2024, 5, 6, 12, 38, 9, 456_000_000, zone), // not UTC: read back as the same instant in UTC
 		ns, // sub-millisecond: kept to at least millisecond precision
 		time.Now(),
+		{}, // the zero time
+		time.Date(1969, 7, 20, 20, 17, 40, 0, time.UTC),
 	}
 	for i, c := range cases {
 		r := newRes(acct1, reg1, "channel", "c"+strconv.Itoa(i))
