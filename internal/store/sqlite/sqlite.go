@@ -246,7 +246,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	defer s.release(s.writer, c)
 	if err := c.control(sBeginImmediate); err != nil {
-		c.broken = true
+		c.end() // in case a transaction was left open: the connection is then replaced
 		return fmt.Errorf("store: update: begin: %w", err)
 	}
 	t := &tx{c: c, write: true, begun: true}

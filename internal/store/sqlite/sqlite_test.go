@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -517,5 +518,50 @@ func TestDurabilityAfterKill(t *testing.T) {
 	s.writer <- w
 	if err != nil || check != "ok" {
 		t.Fatalf("integrity_check: %q, %v", check, err)
+	}
+}
+
+// TestTwoStoresOneFile checks that two Stores (as two processes would) can share a file: SQLite's locks, waited
+// for up to BusyTimeout, serialise their Updates, and each sees the other's commits.
+func TestTwoStoresOneFile(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "store.db")
+	var stores []*Store
+	for range 2 {
+		s, err := Open(ctx, path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	const each = 50
+	errs := make(chan error, 2*each)
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() {
+			for j := range each {
+				errs <- insert(ctx, s, res(fmt.Sprintf("s%d-%d", i, j)))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range stores {
+		err := s.View(ctx, func(tx store.Tx) error {
+			n, err := tx.Count(ctx, "111111111111", "us-west-2", "channel")
+			if err == nil && n != 2*each {
+				err = fmt.Errorf("count %d, want %d", n, 2*each)
+			}
+			return err
+		})
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }
