@@ -67,7 +67,7 @@ var stmtSQL = [nStmts]string{
 	sCommit:         "COMMIT",
 	sRollback:       "ROLLBACK",
 	sGet:            "SELECT " + cols + " FROM resources WHERE arn = ?",
-	sCount:          "SELECT count(*) FROM resources WHERE account = ? AND region = ? AND type = ?",
+	sCount:          "SELECT coalesce((SELECT n FROM counts WHERE account = ? AND region = ? AND type = ?), 0)",
 	sReferrers:      "SELECT arn FROM refs WHERE ref = ? ORDER BY seq",
 	sChildren:       "SELECT " + cols + " FROM resources WHERE parent = ? ORDER BY seq",
 	sMetaGet:        "SELECT value FROM meta WHERE key = ?",

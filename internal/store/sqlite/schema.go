@@ -57,6 +57,33 @@ CREATE TABLE meta (
 	value BLOB NOT NULL
 ) WITHOUT ROWID;
 `,
+	// Version 2.
+	//
+	// counts keeps the number of resources per (account, region, type), maintained by triggers, so Count (run by
+	// every quota check) is one row lookup instead of a walk over the type's index.
+	`
+CREATE TABLE counts (
+	account TEXT    NOT NULL,
+	region  TEXT    NOT NULL,
+	type    TEXT    NOT NULL,
+	n       INTEGER NOT NULL,
+	PRIMARY KEY (account, region, type)
+) WITHOUT ROWID;
+INSERT INTO counts (account, region, type, n) SELECT account, region, type, count(*) FROM resources GROUP BY 1, 2, 3;
+CREATE TRIGGER counts_insert AFTER INSERT ON resources BEGIN
+	INSERT INTO counts (account, region, type, n) VALUES (new.account, new.region, new.type, 1)
+		ON CONFLICT (account, region, type) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER counts_delete AFTER DELETE ON resources BEGIN
+	UPDATE counts SET n = n - 1 WHERE account = old.account AND region = old.region AND type = old.type;
+END;
+CREATE TRIGGER counts_update AFTER UPDATE OF account, region, type ON resources
+	WHEN old.account IS NOT new.account OR old.region IS NOT new.region OR old.type IS NOT new.type BEGIN
+	UPDATE counts SET n = n - 1 WHERE account = old.account AND region = old.region AND type = old.type;
+	INSERT INTO counts (account, region, type, n) VALUES (new.account, new.region, new.type, 1)
+		ON CONFLICT (account, region, type) DO UPDATE SET n = n + 1;
+END;
+`,
 }
 
 // schemaVersion is the version a database has after Open.
