@@ -216,24 +216,16 @@ func (p *Provider) GetChannel(ctx context.Context, in *ivsapi.GetChannelRequest)
 	if _, err := resolve(ctx, *in.Arn, TypeChannel, true); err != nil {
 		return nil, err
 	}
-	var out ivsapi.GetChannelResponse
-	err := p.st.View(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeChannel)
-		if err != nil {
-			return err
-		}
-		var d channelDoc
-		if err := decode(r, &d); err != nil {
-			return err
-		}
-		c := p.renderChannel(r, &d)
-		out.Channel = &c
-		return nil
-	})
+	r, err := p.load(ctx, *in.Arn, TypeChannel)
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	var d channelDoc
+	if err := decode(r, &d); err != nil {
+		return nil, err
+	}
+	c := p.renderChannel(r, &d)
+	return &ivsapi.GetChannelResponse{Channel: &c}, nil
 }
 
 // BatchGetChannel returns the channels it finds and an error entry for each it does not.

@@ -176,6 +176,16 @@ func get(ctx context.Context, tx store.Tx, arnStr, typ string) (*store.Resource,
 	return r, err
 }
 
+// load reads one resource of the caller's outside a transaction (possibly from the store's cache), or answers
+// ResourceNotFoundException.
+func (p *Provider) load(ctx context.Context, arnStr, typ string) (*store.Resource, error) {
+	r, err := p.st.Get(ctx, arnStr)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && r.Type != typ) {
+		return nil, ivsapi.NewResourceNotFoundException("Resource: %s not found", arnStr)
+	}
+	return r, err
+}
+
 // newResource prepares a resource of the caller's with a fresh id.
 func newResource(ctx context.Context, typ, name string, tags map[string]string, doc any, now time.Time) (*store.Resource, error) {
 	if err := checkTagKeys(tags); err != nil {

@@ -69,24 +69,16 @@ func (p *Provider) GetStreamKey(ctx context.Context, in *ivsapi.GetStreamKeyRequ
 	if _, err := resolve(ctx, *in.Arn, TypeStreamKey, true); err != nil {
 		return nil, err
 	}
-	out := &ivsapi.GetStreamKeyResponse{}
-	err := p.st.View(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeStreamKey)
-		if err != nil {
-			return err
-		}
-		var d streamKeyDoc
-		if err := decode(r, &d); err != nil {
-			return err
-		}
-		k := renderStreamKey(r, &d)
-		out.StreamKey = &k
-		return nil
-	})
+	r, err := p.load(ctx, *in.Arn, TypeStreamKey)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	var d streamKeyDoc
+	if err := decode(r, &d); err != nil {
+		return nil, err
+	}
+	k := renderStreamKey(r, &d)
+	return &ivsapi.GetStreamKeyResponse{StreamKey: &k}, nil
 }
 
 // BatchGetStreamKey returns the stream keys it finds and an error entry for each it does not.

@@ -21,10 +21,8 @@ func (p *Provider) channelExists(ctx context.Context, channelARN string) error {
 	if _, err := resolve(ctx, channelARN, TypeChannel, true); err != nil {
 		return err
 	}
-	return p.st.View(ctx, func(tx store.Tx) error {
-		_, err := get(ctx, tx, channelARN, TypeChannel)
-		return err
-	})
+	_, err := p.load(ctx, channelARN, TypeChannel)
+	return err
 }
 
 func notBroadcasting(channelARN string) error {
@@ -119,15 +117,12 @@ func (p *Provider) InsertAdBreak(ctx context.Context, in *ivsapi.InsertAdBreakRe
 	if _, err := resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
 		return nil, err
 	}
-	var d channelDoc
-	err := p.st.View(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.ChannelArn, TypeChannel)
-		if err != nil {
-			return err
-		}
-		return decode(r, &d)
-	})
+	r, err := p.load(ctx, *in.ChannelArn, TypeChannel)
 	if err != nil {
+		return nil, err
+	}
+	var d channelDoc
+	if err := decode(r, &d); err != nil {
 		return nil, err
 	}
 	if d.AdConfigurationArn == "" {

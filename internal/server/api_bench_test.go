@@ -27,7 +27,7 @@ import (
 func BenchmarkAPI(b *testing.B) {
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), log)
+	st, err := sqlite.OpenWithOptions(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{CacheEntries: cacheEntries}, log)
 	if err != nil {
 		b.Fatal(err)
 	}

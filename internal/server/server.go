@@ -22,6 +22,10 @@ import (
 	"github.com/openivs/openivs/internal/store/sqlite"
 )
 
+// cacheEntries bounds the store's read cache: the server is the only writer of its database, so single-resource
+// reads (GetChannel, and the channel look-ups of the stream operations) are served from memory. About 1 KB each.
+const cacheEntries = 50000
+
 // Run serves until ctx is cancelled, then shuts down cleanly. ready, when not nil, is called once the listener
 // accepts connections.
 func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(httpAddr string)) error {
@@ -36,7 +40,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		return err
 	}
 	dbPath := filepath.Join(cfg.DataDir, "openivs.db")
-	st, err := sqlite.OpenWithOptions(ctx, dbPath, sqlite.Options{Synchronous: cfg.SQLiteSync}, log)
+	st, err := sqlite.OpenWithOptions(ctx, dbPath, sqlite.Options{Synchronous: cfg.SQLiteSync, CacheEntries: cacheEntries}, log)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}

@@ -74,6 +74,9 @@ type Tx interface {
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
+	// Get returns the latest committed version of one resource (ErrNotFound when none): a View of a single Get,
+	// which an implementation may serve from a cache. A Get that starts after an Update returned sees its writes.
+	Get(ctx context.Context, arn string) (*Resource, error)
 	// Meta reads a small server-wide value (e.g. a signing secret); ok is false when unset.
 	Meta(ctx context.Context, key string) (value []byte, ok bool, err error)
 	// SetMetaIfAbsent stores value under key unless one exists, and returns the value now stored.

@@ -60,6 +60,10 @@ type Options struct {
 	// with mapping off (BenchmarkGetWhileWriting). Also, an I/O error on a mapped page kills the process with
 	// SIGBUS instead of failing the statement.
 	MmapSize int64
+	// CacheEntries, when positive, keeps up to that many resources read by Store.Get in memory, so a repeated Get
+	// costs no SQLite read. Only for a Store that is the sole writer of its file (the server's case): writes by
+	// another process would not be seen by cached Gets. Views always read SQLite.
+	CacheEntries int
 }
 
 // Store is a store.Store on one SQLite database file. It is safe for concurrent use.
@@ -73,6 +77,8 @@ type Store struct {
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup // in-flight View, Update, Meta and SetMetaIfAbsent calls
+
+	cache *cache // nil unless Options.CacheEntries > 0
 }
 
 var _ store.Store = (*Store)(nil)
@@ -128,6 +134,7 @@ func OpenWithOptions(ctx context.Context, path string, opts Options, log *slog.L
 		path:    path,
 		writer:  make(chan *conn, 1),
 		readers: make(chan *conn, nread),
+		cache:   newCache(opts.CacheEntries),
 	}
 	defer func() {
 		if err != nil {
@@ -250,6 +257,8 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return fmt.Errorf("store: update: begin: %w", err)
 	}
 	t := &tx{c: c, write: true, begun: true}
+	// Invalidate what the transaction wrote whatever its outcome, before the writer is released.
+	defer func() { s.cache.invalidate(t.wrote) }()
 	committed := false
 	defer func() {
 		t.done = true
@@ -271,6 +280,27 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	committed = true
 	return nil
+}
+
+// Get returns the latest committed version of one resource, from the cache when it holds it (Options.CacheEntries).
+func (s *Store) Get(ctx context.Context, arn string) (*store.Resource, error) {
+	if r, ok := s.cache.get(arn); ok {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("store: get %s: %w", arn, err)
+		}
+		return r, nil
+	}
+	gen := s.cache.generation()
+	var r *store.Resource
+	err := s.View(ctx, func(tx store.Tx) (err error) {
+		r, err = tx.Get(ctx, arn)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cache.add(r, gen)
+	return r, nil
 }
 
 // Meta reads a server-wide value.

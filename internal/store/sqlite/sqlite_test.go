@@ -12,8 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -563,5 +565,92 @@ func TestTwoStoresOneFile(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestConformanceCached runs the suite with the read cache on.
+func TestConformanceCached(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t, Options{CacheEntries: 64}) })
+}
+
+// TestCacheNeverServesStaleAfterAck: while a writer keeps updating a resource, a Get that starts after an Update
+// returned never sees an older version, though readers race to fill the cache with versions they read earlier.
+func TestCacheNeverServesStaleAfterAck(t *testing.T) {
+	s := openTest(t, Options{CacheEntries: 16})
+	ctx := t.Context()
+	r := res("hot")
+	r.Data = []byte(`0`)
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, r) }); err != nil {
+		t.Fatal(err)
+	}
+	var acked atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ { // readers that keep the cache busy
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				before := acked.Load()
+				g, err := s.Get(ctx, r.ARN)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				got, err := strconv.ParseInt(string(g.Data), 10, 64)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got < before {
+					t.Errorf("View read version %d after version %d was acknowledged", got, before)
+					return
+				}
+			}
+		}()
+	}
+	for v := int64(1); v <= 300; v++ {
+		err := s.Update(ctx, func(tx store.Tx) error {
+			cur, err := tx.Get(ctx, r.ARN)
+			if err != nil {
+				return err
+			}
+			cur.Data = []byte(strconv.FormatInt(v, 10))
+			return tx.Update(ctx, cur)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		acked.Store(v)
+	}
+	close(stop)
+	wg.Wait()
+	// A deleted resource is gone from the cache too.
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Delete(ctx, r.ARN) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, r.ARN); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after Delete: %v", err)
+	}
+	// Changing what a Get returned does not change the cache.
+	r2 := res("mutable")
+	s.Update(ctx, func(tx store.Tx) error { return tx.Insert(ctx, r2) })
+	for i := 0; i < 2; i++ {
+		g, err := s.Get(ctx, r2.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Tags["mutated"] != "" {
+			t.Errorf("a caller's change reached the cache")
+		}
+		g.Tags["mutated"] = "yes"
+	}
+	if n := len(s.cache.m); n > 16 {
+		t.Errorf("cache holds %d entries, bound is 16", n)
 	}
 }

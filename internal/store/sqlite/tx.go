@@ -27,6 +27,7 @@ var bg = context.Background()
 // tx implements store.Tx on a conn. It is not safe for concurrent use.
 type tx struct {
 	c     *conn
+	wrote []string // ARNs an Update wrote, invalidated in the cache after commit
 	write bool
 	begun bool  // a read transaction is started lazily, by the first statement
 	done  bool  // fn returned
@@ -254,6 +255,7 @@ func (t *tx) Insert(ctx context.Context, r *store.Resource) error {
 	if err := t.writable(ctx); err != nil {
 		return fmt.Errorf("store: insert %s: %w", r.ARN, err)
 	}
+	t.wrote = append(t.wrote, r.ARN) // invalidated in the cache after commit, even if this write fails
 	if r.ARN == "" {
 		return errors.New("store: insert: empty ARN")
 	}
@@ -289,6 +291,7 @@ func (t *tx) Update(ctx context.Context, r *store.Resource) error {
 	if err := t.writable(ctx); err != nil {
 		return fmt.Errorf("store: update %s: %w", r.ARN, err)
 	}
+	t.wrote = append(t.wrote, r.ARN) // invalidated in the cache after commit, even if this write fails
 	refs, tags, err := encode(r)
 	if err != nil {
 		return fmt.Errorf("store: update %s: %w", r.ARN, err)
@@ -325,6 +328,7 @@ func (t *tx) Delete(ctx context.Context, arn string) error {
 	if err := t.writable(ctx); err != nil {
 		return fmt.Errorf("store: delete %s: %w", arn, err)
 	}
+	t.wrote = append(t.wrote, arn) // invalidated in the cache after commit, even if this write fails
 	res, err := t.exec(sDelete, arn)
 	if err != nil {
 		return fmt.Errorf("store: delete %s: %w", arn, err)

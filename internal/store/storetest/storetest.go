@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"InsertGet", testInsertGet},
+		{"StoreGet", testStoreGet},
 		{"EmptyFields", testEmptyFields},
 		{"Created", testCreated},
 		{"InsertExists", testInsertExists},
@@ -1039,6 +1040,43 @@ func testTxAfterReturn(t *testing.T, s store.Store) {
 	}
 	if _, err := get(t, s, newRes(acct1, reg1, "channel", "late").ARN); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("late Insert stored: Get = %v", err)
+	}
+}
+
+// testStoreGet: Store.Get returns the latest committed version, sees every acknowledged write, and a caller's
+// changes to what it returned do not leak into later reads.
+func testStoreGet(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	r := newRes("111111111111", "us-west-2", "channel", "storeget")
+	if _, err := s.Get(ctx, r.ARN); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of a missing resource: %v", err)
+	}
+	insert(t, s, r)
+	for i := 0; i < 3; i++ {
+		got, err := s.Get(ctx, r.ARN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("v%d", i)
+		if i > 0 && got.Name != fmt.Sprintf("v%d", i-1) {
+			t.Fatalf("Get = name %q before update %d", got.Name, i)
+		}
+		got.Tags["leak"] = "x"
+		got.Name = want
+		update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.Update(ctx, got) })
+		again, err := s.Get(ctx, r.ARN)
+		if err != nil || again.Name != want {
+			t.Fatalf("Get after an acknowledged Update = %+v, %v; want name %q", again, err, want)
+		}
+		delete(again.Tags, "leak")
+		again.Name = "changed by the caller"
+		if third, _ := s.Get(ctx, r.ARN); third.Name != want || third.Tags["leak"] != "x" {
+			t.Fatalf("a caller's change to a Get result leaked: %+v", third)
+		}
+	}
+	update(t, s, func(ctx context.Context, tx store.Tx) error { return tx.Delete(ctx, r.ARN) })
+	if _, err := s.Get(ctx, r.ARN); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get after Delete: %v", err)
 	}
 }
 
