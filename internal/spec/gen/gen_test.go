@@ -12,6 +12,7 @@ import (
 func TestGeneratedCodeIsCurrent(t *testing.T) {
 	for _, tc := range []struct{ model, overrides, pkg, out string }{
 		{"../models/ivs-2020-07-14.json", "../models/ivs-2020-07-14.overrides.json", "ivsapi", "../ivsapi/zz_generated.go"},
+		{"../models/ivs-realtime-2020-07-14.json", "../models/ivs-realtime-2020-07-14.overrides.json", "realtimeapi", "../realtimeapi/zz_generated.go"},
 	} {
 		tmp := filepath.Join(t.TempDir(), "gen.go")
 		if err := generate(tc.model, tc.overrides, tc.pkg, tmp); err != nil {
