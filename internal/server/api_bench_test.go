@@ -83,3 +83,33 @@ func BenchmarkAPI(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCreateChannel measures CreateChannel in process, the write path: one SQLite transaction per call.
+func BenchmarkCreateChannel(b *testing.B) {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlite.OpenWithOptions(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlite.Options{CacheEntries: cacheEntries}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config.Config{PublicURL: "http://127.0.0.1:8080", RTMPSAddr: "127.0.0.1:4443", SRTAddr: "127.0.0.1:9000",
+		Region: "us-east-1", AccountID: "123456789012", Auth: config.AuthOpen, QuotaChannels: 1 << 30,
+		QuotaPlaybackKeyPairs: 3, QuotaRecordingConfigurations: 20, QuotaPlaybackRestrictionPolicies: 20, QuotaAdConfigurations: 20}
+	h, err := newAPI(ctx, cfg, st, config.Credentials{}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(16) // 32 concurrent callers, as the load test runs
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := httptest.NewRequest("POST", "http://127.0.0.1:8080/CreateChannel", strings.NewReader(`{"name":"bench"}`))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Fatalf("CreateChannel: %d %s", w.Code, w.Body)
+			}
+		}
+	})
+}

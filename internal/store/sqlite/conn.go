@@ -52,6 +52,9 @@ const (
 	sDeleteRefs
 	sDelete
 	sMetaInsert
+	sSavepoint
+	sRollbackTo
+	sRelease
 	nStmts
 )
 
@@ -66,6 +69,9 @@ var stmtSQL = [nStmts]string{
 	sBeginImmediate: "BEGIN IMMEDIATE",
 	sCommit:         "COMMIT",
 	sRollback:       "ROLLBACK",
+	sSavepoint:      "SAVEPOINT u",
+	sRollbackTo:     "ROLLBACK TO u",
+	sRelease:        "RELEASE u",
 	sGet:            "SELECT " + cols + " FROM resources WHERE arn = ?",
 	sCount:          "SELECT coalesce((SELECT n FROM counts WHERE account = ? AND region = ? AND type = ?), 0)",
 	sReferrers:      "SELECT arn FROM refs WHERE ref = ? ORDER BY seq",

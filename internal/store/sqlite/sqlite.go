@@ -33,6 +33,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openivs/openivs/internal/store"
@@ -79,6 +80,11 @@ type Store struct {
 	wg     sync.WaitGroup // in-flight View, Update, Meta and SetMetaIfAbsent calls
 
 	cache *cache // nil unless Options.CacheEntries > 0
+
+	wmu     sync.Mutex   // guards queue and leading
+	queue   []*writeReq  // Updates waiting for the writer, in arrival order
+	leading bool         // an Update is running a group (or about to)
+	groups  atomic.Int64 // transactions committed by groups (for tests and metrics)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -126,7 +132,9 @@ func OpenWithOptions(ctx context.Context, path string, opts Options, log *slog.L
 	base := fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=mmap_size(%d)&_pragma=synchronous(%s)",
 		(&url.URL{Path: path}).EscapedPath(), busy.Milliseconds(), mmap, level)
 	// journal_size_limit: after a checkpoint, truncate a WAL grown past 64 MiB by a burst of writes.
-	wdsn := base + "&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(67108864)"
+	// temp_store(MEMORY): the statement journals of the savepoints that group commit uses stay in memory
+	// instead of being written to a temporary file.
+	wdsn := base + "&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(67108864)&_pragma=temp_store(2)"
 	rdsn := base + "&_pragma=query_only(1)"
 
 	s := &Store{
@@ -242,44 +250,184 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // and the panic continues. When an operation of the Tx failed with an error other than store.ErrNotFound or
 // store.ErrExists (an I/O error, an interrupted statement), the transaction is rolled back and Update returns an
 // error even if fn returned nil: SQLite may already have rolled it back, so committing could not be atomic.
+//
+// Concurrent Updates are committed in groups: each runs in its own savepoint of one SQLite transaction, so one
+// commit (and its write system calls) serves many of them, and each is still atomic on its own: an Update whose fn
+// fails is rolled back to its savepoint without touching the others. fn may run on another caller's goroutine; a
+// panic in fn is recovered there, rolled back, and re-raised in the caller of Update.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := s.enter(); err != nil {
 		return err
 	}
 	defer s.wg.Done()
-	c, err := s.acquire(ctx, s.writer)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: update: %w", err)
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan writeResult, 1), wake: make(chan struct{}, 1)}
+	s.wmu.Lock()
+	s.queue = append(s.queue, req)
+	lead := !s.leading
+	s.leading = true
+	s.wmu.Unlock()
+	for {
+		if lead {
+			s.lead()
+			lead = false
+		}
+		select {
+		case res := <-req.done:
+			if res.panicked {
+				panic(res.panic)
+			}
+			return res.err
+		case <-req.wake:
+			lead = true
+		}
+	}
+}
+
+// writeReq is one Update waiting for the writer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(store.Tx) error
+	done chan writeResult // receives the outcome once committed or failed
+	wake chan struct{}    // tells a waiting Update to lead the next group
+}
+
+type writeResult struct {
+	err      error
+	panicked bool
+	panic    any
+}
+
+// maxGroup bounds how many Updates share a commit, so one group's latency stays short.
+const maxGroup = 64
+
+// lead runs one group of queued Updates in one transaction, then hands leadership to the next waiting Update (or
+// gives it up when none waits).
+func (s *Store) lead() {
+	s.wmu.Lock()
+	n := min(len(s.queue), maxGroup)
+	group := s.queue[:n:n]
+	s.queue = s.queue[n:]
+	s.wmu.Unlock()
+
+	rest := s.runGroup(group)
+
+	s.wmu.Lock()
+	s.queue = append(rest, s.queue...)
+	if len(s.queue) > 0 {
+		s.queue[0].wake <- struct{}{}
+	} else {
+		s.leading = false
+	}
+	s.wmu.Unlock()
+}
+
+// runGroup runs the Updates of group in one transaction and delivers their outcomes. It returns the Updates it
+// did not start (when the transaction was aborted), to be run in the next group.
+func (s *Store) runGroup(group []*writeReq) (notRun []*writeReq) {
+	results := make([]writeResult, len(group))
+	var committed []int // indexes of Updates whose fn succeeded, pending the commit
+	var wrote []string
+	deliver := func() {
+		s.cache.invalidate(wrote) // before anyone learns the outcome
+		for i, r := range group[:len(results)] {
+			r.done <- results[i]
+		}
+	}
+	c, err := s.acquire(context.Background(), s.writer)
+	if err != nil {
+		for i := range results {
+			results[i].err = fmt.Errorf("store: update: %w", err)
+		}
+		deliver()
+		return nil
 	}
 	defer s.release(s.writer, c)
 	if err := c.control(sBeginImmediate); err != nil {
 		c.end() // in case a transaction was left open: the connection is then replaced
-		return fmt.Errorf("store: update: begin: %w", err)
+		for i := range results {
+			results[i].err = fmt.Errorf("store: update: begin: %w", err)
+		}
+		deliver()
+		return nil
 	}
-	t := &tx{c: c, write: true, begun: true}
-	// Invalidate what the transaction wrote whatever its outcome, before the writer is released.
-	defer func() { s.cache.invalidate(t.wrote) }()
-	committed := false
-	defer func() {
+	for i, req := range group {
+		if err := req.ctx.Err(); err != nil {
+			results[i].err = fmt.Errorf("store: update: %w", err)
+			continue
+		}
+		if err := c.control(sSavepoint); err != nil {
+			results[i].err = fmt.Errorf("store: update: savepoint: %w", err)
+			return s.abortGroup(c, group, results, committed, i+1, wrote)
+		}
+		t := &tx{c: c, write: true, begun: true}
+		res := runFn(req.fn, t)
 		t.done = true
-		if !committed {
-			c.end()
+		wrote = append(wrote, t.wrote...)
+		if t.err != nil { // SQLite may have rolled back the whole transaction by itself
+			results[i].err = fmt.Errorf("store: update: transaction aborted: %w", t.err)
+			return s.abortGroup(c, group, results, committed, i+1, wrote)
+		}
+		if res.err == nil && !res.panicked {
+			if err := req.ctx.Err(); err != nil {
+				res.err = fmt.Errorf("store: update: %w", err)
+			}
+		}
+		if res.err != nil || res.panicked {
+			results[i] = res
+			if err := c.control(sRollbackTo); err != nil {
+				return s.abortGroup(c, group, results, committed, i+1, wrote)
+			}
+		} else {
+			committed = append(committed, i)
+		}
+		if err := c.control(sRelease); err != nil {
+			results[i].err = fmt.Errorf("store: update: release: %w", err)
+			return s.abortGroup(c, group, results, committed, i+1, wrote)
+		}
+	}
+	s.groups.Add(1)
+	if err := c.control(sCommit); err != nil {
+		c.end()
+		for _, i := range committed {
+			results[i].err = fmt.Errorf("store: update: commit: %w", err)
+		}
+	}
+	deliver()
+	return nil
+}
+
+// abortGroup rolls back the whole transaction after a failure that may have ended it: the Updates that had
+// succeeded in it fail too (their writes are gone), the ones not yet run are returned to run again.
+func (s *Store) abortGroup(c *conn, group []*writeReq, results []writeResult, committed []int, ran int,
+	wrote []string) []*writeReq {
+	c.end()
+	for _, i := range committed {
+		results[i].err = errors.New("store: update: rolled back because another update in its commit group failed")
+	}
+	notRun := group[ran:]
+	group = group[:ran]
+	results = results[:ran]
+	s.cache.invalidate(wrote)
+	for i, r := range group {
+		if results[i].err == nil && !results[i].panicked {
+			results[i].err = errors.New("store: update: transaction aborted")
+		}
+		r.done <- results[i]
+	}
+	return notRun
+}
+
+// runFn runs fn, turning a panic into a result.
+func runFn(fn func(store.Tx) error, t *tx) (res writeResult) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = writeResult{panicked: true, panic: p}
 		}
 	}()
-	if err := fn(t); err != nil {
-		return err
-	}
-	if t.err != nil {
-		return fmt.Errorf("store: update: transaction aborted: %w", t.err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("store: update: %w", err)
-	}
-	if err := c.control(sCommit); err != nil {
-		return fmt.Errorf("store: update: commit: %w", err)
-	}
-	committed = true
-	return nil
+	return writeResult{err: fn(t)}
 }
 
 // Get returns the latest committed version of one resource, from the cache when it holds it (Options.CacheEntries).

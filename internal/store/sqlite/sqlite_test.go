@@ -654,3 +654,80 @@ func TestCacheNeverServesStaleAfterAck(t *testing.T) {
 		t.Errorf("cache holds %d entries, bound is 16", n)
 	}
 }
+
+// TestGroupCommit: concurrent Updates share commits, yet each is atomic on its own: in the same groups, Updates
+// that fail or panic after writing leave nothing behind, the others are all durable, and a panic reaches its own
+// caller only.
+func TestGroupCommit(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	const workers, each = 16, 30
+	errBoom := errors.New("boom")
+	var wg sync.WaitGroup
+	var okN, failN, panicN atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				r := res(fmt.Sprintf("g%d-%d", w, i))
+				kind := (w + i) % 5
+				func() {
+					defer func() {
+						if p := recover(); p != nil {
+							if p != "fn panicked" {
+								t.Errorf("panic value %v", p)
+							}
+							panicN.Add(1)
+						}
+					}()
+					err := s.Update(ctx, func(tx store.Tx) error {
+						if err := tx.Insert(ctx, r); err != nil {
+							return err
+						}
+						switch kind {
+						case 0:
+							return errBoom
+						case 1:
+							panic("fn panicked")
+						}
+						return nil
+					})
+					switch {
+					case kind == 0 && !errors.Is(err, errBoom):
+						t.Errorf("failing update returned %v", err)
+					case kind >= 2 && err != nil:
+						t.Errorf("update failed: %v", err)
+					case kind == 0:
+						failN.Add(1)
+					case kind >= 2:
+						okN.Add(1)
+					}
+				}()
+			}
+		}(w)
+	}
+	wg.Wait()
+	if panicN.Load() == 0 || failN.Load() == 0 {
+		t.Fatalf("the test did not exercise failures: %d panics, %d errors", panicN.Load(), failN.Load())
+	}
+	for w := 0; w < workers; w++ {
+		for i := 0; i < each; i++ {
+			kind := (w + i) % 5
+			arn := res(fmt.Sprintf("g%d-%d", w, i)).ARN
+			_, err := s.Get(ctx, arn)
+			if kind >= 2 && err != nil {
+				t.Fatalf("committed update %s lost: %v", arn, err)
+			}
+			if kind < 2 && !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("rolled-back update %s persisted: %v", arn, err)
+			}
+		}
+	}
+	updates := int64(workers * each)
+	if g := s.groups.Load(); g >= updates {
+		t.Errorf("%d commits for %d concurrent updates: no grouping", g, updates)
+	} else {
+		t.Logf("%d updates (%d ok, %d failed, %d panicked) in %d commits", updates, okN.Load(), failN.Load(), panicN.Load(), g)
+	}
+}
