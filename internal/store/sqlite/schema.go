@@ -84,6 +84,22 @@ CREATE TRIGGER counts_update AFTER UPDATE OF account, region, type ON resources
 		ON CONFLICT (account, region, type) DO UPDATE SET n = n + 1;
 END;
 `,
+	// Version 3.
+	//
+	// outbox is the durable event log of internal/events (store.Outbox): seq is the rowid with AUTOINCREMENT so a
+	// seq is never handed out twice, even after pruning deleted the newest entries. created is Unix microseconds.
+	// outbox_cursors keeps, per sink, the highest seq the sink has acknowledged.
+	`
+CREATE TABLE outbox (
+	seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+	payload BLOB    NOT NULL,
+	created INTEGER NOT NULL
+);
+CREATE TABLE outbox_cursors (
+	sink TEXT    PRIMARY KEY,
+	seq  INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 // schemaVersion is the version a database has after Open.
