@@ -17,7 +17,10 @@ import (
 	"github.com/openivs/openivs/internal/awsapi/sigv4"
 	"github.com/openivs/openivs/internal/config"
 	"github.com/openivs/openivs/internal/ivs"
+	"github.com/openivs/openivs/internal/realtime"
+	"github.com/openivs/openivs/internal/realtime/token"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
+	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
 	"github.com/openivs/openivs/internal/store/sqlite"
 )
@@ -108,6 +111,20 @@ func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config
 	if err != nil {
 		return nil, err
 	}
+	keyDir := filepath.Join(cfg.DataDir, "keys", "participant-tokens")
+	if cfg.DataDir == "" { // in-process tests that set no data directory: throw-away keys, never in the working directory
+		if keyDir, err = os.MkdirTemp("", "openivs-participant-tokens-"); err != nil {
+			return nil, fmt.Errorf("participant token keys: %w", err)
+		}
+	}
+	issuer, err := token.OpenIssuer(keyDir)
+	if err != nil {
+		return nil, fmt.Errorf("participant token keys: %w", err)
+	}
+	rt, err := realtime.New(ctx, st, realtime.Config{PublicURL: cfg.PublicURL, RTMPAddr: cfg.RTMPAddr, RTMPSAddr: cfg.RTMPSAddr}, issuer, log)
+	if err != nil {
+		return nil, err
+	}
 	var auth awsapi.Authenticator
 	switch cfg.Auth {
 	case config.AuthSigV4:
@@ -118,5 +135,6 @@ func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config
 		log.Warn("API authentication: open — any credentials are accepted (use --auth sigv4 to verify signatures)",
 			"default_account", cfg.AccountID, "listed_access_keys", len(creds))
 	}
-	return awsapi.NewHandler(auth, log, &awsapi.Service{Name: "ivs", Operations: ivsapi.Operations(prov), Owns: ivs.Owns})
+	return awsapi.NewHandler(auth, log, &awsapi.Service{Name: "ivs", Operations: ivsapi.Operations(prov), Owns: ivs.Owns},
+		&awsapi.Service{Name: "ivs-realtime", Operations: realtimeapi.Operations(rt), Owns: realtime.Owns})
 }
