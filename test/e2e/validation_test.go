@@ -85,6 +85,18 @@ var validSamples = map[string]string{
 	"[a-z0-9-.]+":                       "bucket-1",
 	"[a-zA-Z0-9]+":                      "abc",
 	"st-[a-zA-Z0-9]+":                   "st-abcdefghijklmnopqrstuvw",
+	// ivs-realtime
+	"arn:aws:ivs:[a-z0-9-]+:[0-9]+:stage/[a-zA-Z0-9-]+":                      "arn:aws:ivs:us-west-2:111111111111:stage/abcdABCD1234",
+	"arn:aws:ivs:[a-z0-9-]+:[0-9]+:composition/[a-zA-Z0-9-]+":                "arn:aws:ivs:us-west-2:111111111111:composition/abcdABCD1234",
+	"arn:aws:ivs:[a-z0-9-]+:[0-9]+:encoder-configuration/[a-zA-Z0-9-]+":      "arn:aws:ivs:us-west-2:111111111111:encoder-configuration/abcdABCD1234",
+	"arn:aws:ivs:[a-z0-9-]+:[0-9]+:storage-configuration/[a-zA-Z0-9-]+":      "arn:aws:ivs:us-west-2:111111111111:storage-configuration/abcdABCD1234",
+	"arn:aws:ivs:[a-z0-9-]+:[0-9]+:ingest-configuration/[a-zA-Z0-9-]+":       "arn:aws:ivs:us-west-2:111111111111:ingest-configuration/abcdABCD1234",
+	"arn:aws:ivs:[a-z0-9-]+:[0-9]+:public-key/[a-zA-Z0-9-]+":                 "arn:aws:ivs:us-west-2:111111111111:public-key/abcdABCD1234",
+	"^$|^arn:aws:ivs:[a-z0-9-]+:[0-9]+:stage/[a-zA-Z0-9-]+$":                 "",
+	"^$|^arn:aws:ivs:[a-z0-9-]+:[0-9]+:storage-configuration/[a-zA-Z0-9-]+$": "",
+	"[a-z0-9-.]*":   "bucket-1",
+	"[a-zA-Z0-9-]*": "abc-1",
+	".*-----BEGIN PUBLIC KEY-----\\r?\\n([a-zA-Z0-9+/=\\r\\n]+)\\r?\\n-----END PUBLIC KEY-----(\\r?\\n)?.*": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
 }
 
 // invalidForPattern returns a value that fails the pattern, of a length the member allows.
@@ -99,6 +111,8 @@ func invalidForPattern(s *vShape) string {
 type gen struct {
 	t *testing.T
 	m *vModel
+	// samples override validSamples for one model (the tag operations' resource ARN is a resource of that API).
+	samples map[string]string
 }
 
 // valid returns a minimal valid JSON value for a shape: required members only.
@@ -110,7 +124,10 @@ func (g *gen) valid(name string, depth int) any {
 			return s.Enum[0]
 		}
 		if s.Pattern != "" {
-			v, ok := validSamples[s.Pattern]
+			v, ok := g.samples[s.Pattern]
+			if !ok {
+				v, ok = validSamples[s.Pattern]
+			}
 			if !ok {
 				g.t.Fatalf("no valid sample for pattern %q of shape %s", s.Pattern, name)
 			}
@@ -330,14 +347,30 @@ func send(t *testing.T, s *Server, m *vModel, op string, input map[string]any) (
 
 func TestValidationFromModel(t *testing.T) {
 	t.Parallel()
-	m := loadModel(t, "ivs-2020-07-14.json")
+	validateFromModel(t, "ivs-2020-07-14.json", nil, 150, "ListChannels", `"channels":[]`)
+}
+
+// TestValidationFromModelRealtime is TestValidationFromModel for the real-time API (ivs-realtime), served on the
+// same port.
+func TestValidationFromModelRealtime(t *testing.T) {
+	t.Parallel()
+	validateFromModel(t, "ivs-realtime-2020-07-14.json", map[string]string{
+		"arn:aws:ivs:[a-z0-9-]+:[0-9]+:[a-z-]/[a-zA-Z0-9-]+": "arn:aws:ivs:us-west-2:111111111111:stage/abcdABCD1234",
+	}, 200, "ListStages", `"stages":[]`)
+}
+
+// validateFromModel sends, for every constrained input member of every operation of the model, a request valid
+// but for that member, and expects 400 ValidationException naming it; then checks with listOp that nothing was
+// created.
+func validateFromModel(t *testing.T, model string, samples map[string]string, minCases int, listOp, emptyList string) {
+	m := loadModel(t, model)
 	for p, v := range validSamples {
 		if !regexp.MustCompile("^(?:"+p+")$").MatchString(v) && !strings.Contains(p, "[a-z-]/") {
 			t.Fatalf("sample %q does not match pattern %q", v, p)
 		}
 	}
 	s := Start(t, Options{})
-	g := &gen{t: t, m: m}
+	g := &gen{t: t, m: m, samples: samples}
 	cases := 0
 	for _, op := range sortedKeys(m.Operations) {
 		o := m.Operations[op]
@@ -370,14 +403,14 @@ func TestValidationFromModel(t *testing.T) {
 			}
 		}
 	}
-	if cases < 150 {
+	if cases < minCases {
 		t.Fatalf("only %d validation cases generated from the model; expected the model's constraints to give more", cases)
 	}
 	t.Logf("%d validation cases from the model", cases)
 	// Nothing was created by any refused request.
-	status, _, body := send(t, s, m, "ListChannels", map[string]any{})
-	if status != 200 || !strings.Contains(body, `"channels":[]`) {
-		t.Fatalf("a refused request changed state: ListChannels = %d %s", status, body)
+	status, _, body := send(t, s, m, listOp, map[string]any{})
+	if status != 200 || !strings.Contains(body, emptyList) {
+		t.Fatalf("a refused request changed state: %s = %d %s", listOp, status, body)
 	}
 }
 
