@@ -66,6 +66,9 @@ type Tx interface {
 	Referrers(ctx context.Context, arn string, limit int) ([]string, error)
 	// Children returns the resources whose Parent is arn, ordered by Seq.
 	Children(ctx context.Context, arn string) ([]*Resource, error)
+	// FindByID returns the resources of a type with the id, in any account and region, ordered by Seq (ids are
+	// random, so normally one). Ingest uses it to find a stream key from the id inside its value.
+	FindByID(ctx context.Context, typ, id string) ([]*Resource, error)
 }
 
 // Store opens transactions. View runs fn in a read-only transaction; Update runs fn in a read-write transaction

@@ -52,6 +52,7 @@ const (
 	sDeleteRefs
 	sDelete
 	sMetaInsert
+	sFindByID
 	sSavepoint
 	sRollbackTo
 	sRelease
@@ -69,6 +70,7 @@ var stmtSQL = [nStmts]string{
 	sBeginImmediate: "BEGIN IMMEDIATE",
 	sCommit:         "COMMIT",
 	sRollback:       "ROLLBACK",
+	sFindByID:       "SELECT " + cols + " FROM resources WHERE type = ? AND id = ? ORDER BY seq",
 	sSavepoint:      "SAVEPOINT u",
 	sRollbackTo:     "ROLLBACK TO u",
 	sRelease:        "RELEASE u",

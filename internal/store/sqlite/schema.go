@@ -100,6 +100,12 @@ CREATE TABLE outbox_cursors (
 	seq  INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	// Version 4.
+	//
+	// Ingest finds a stream key from the id inside its value, in any account: Tx.FindByID.
+	`
+CREATE INDEX resources_by_id ON resources (type, id);
+`,
 }
 
 // schemaVersion is the version a database has after Open.

@@ -383,7 +383,7 @@ func TestQueryPlans(t *testing.T) {
 	defer func() { s.writer <- w }()
 	queries := map[string]string{
 		"get": stmtSQL[sGet], "count": stmtSQL[sCount], "referrers": stmtSQL[sReferrers],
-		"children": stmtSQL[sChildren], "meta": stmtSQL[sMetaGet],
+		"children": stmtSQL[sChildren], "meta": stmtSQL[sMetaGet], "findbyid": stmtSQL[sFindByID],
 	}
 	for f := range nLists {
 		queries[fmt.Sprintf("list%d", f)] = listSQL(f)

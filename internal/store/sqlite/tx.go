@@ -451,6 +451,22 @@ func (t *tx) Children(ctx context.Context, arn string) ([]*store.Resource, error
 	return rs, nil
 }
 
+// FindByID returns the resources of type typ with the id, in any account and region.
+func (t *tx) FindByID(ctx context.Context, typ, id string) ([]*store.Resource, error) {
+	if err := t.ready(ctx); err != nil {
+		return nil, fmt.Errorf("store: find %s %s: %w", typ, id, err)
+	}
+	rows, err := t.query(bg, sFindByID, typ, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: find %s %s: %w", typ, id, err)
+	}
+	rs, err := t.scanResources(rows, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: find %s %s: %w", typ, id, err)
+	}
+	return rs, nil
+}
+
 func (t *tx) meta(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := t.ready(ctx); err != nil {
 		return nil, false, err

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"InsertGet", testInsertGet},
 		{"StoreGet", testStoreGet},
+		{"FindByID", testFindByID},
 		{"EmptyFields", testEmptyFields},
 		{"Created", testCreated},
 		{"InsertExists", testInsertExists},
@@ -1078,6 +1079,28 @@ func testStoreGet(t *testing.T, s store.Store) {
 	if _, err := s.Get(ctx, r.ARN); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Get after Delete: %v", err)
 	}
+}
+
+// testFindByID finds resources by type and id across accounts and regions.
+func testFindByID(t *testing.T, s store.Store) {
+	a := newRes("111111111111", "us-west-2", "stream-key", "findme")
+	b := newRes("222222222222", "eu-west-1", "stream-key", "other")
+	c := newRes("222222222222", "eu-west-1", "channel", "findme")
+	insert(t, s, a, b, c)
+	view(t, s, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.FindByID(ctx, "stream-key", "findme")
+		if err != nil {
+			return err
+		}
+		if len(got) != 1 || got[0].ARN != a.ARN {
+			t.Fatalf("FindByID(stream-key, findme) = %v", got)
+		}
+		got, err = tx.FindByID(ctx, "stream-key", "nope")
+		if err != nil || len(got) != 0 {
+			t.Fatalf("FindByID of a missing id = %v, %v", got, err)
+		}
+		return nil
+	})
 }
 
 func testMeta(t *testing.T, s store.Store) {
