@@ -15,6 +15,21 @@ import (
 // ErrClosed is returned by Publish after Close.
 var ErrClosed = errors.New("events: bus closed")
 
+// Publisher is what producers of events (ingest, live, record, realtime) need: *Bus implements it, Discard
+// drops everything.
+type Publisher interface {
+	Publish(ctx context.Context, e Event) error
+}
+
+// Discard is a Publisher that drops every event (events disabled, or tests).
+var Discard Publisher = discard{}
+
+type discard struct{}
+
+func (discard) Publish(context.Context, Event) error { return nil }
+
+var _ Publisher = (*Bus)(nil)
+
 // Sink is a destination of events.
 type Sink interface {
 	// Name identifies the sink's cursor in the outbox: stable across restarts and unique within a Bus. Renaming a
@@ -112,7 +127,9 @@ func NewBusWithOptions(outbox store.Outbox, sinks []Sink, log *slog.Logger, opts
 }
 
 // Publish stores e in the outbox and returns once it is durable; the sinks then deliver it. It fails (and the
-// event is not stored) only if the outbox cannot store it, ctx ends first, or the Bus is closed.
+// event is not stored) only if the outbox cannot store it, ctx ends first, or the Bus is closed. An event
+// published while Close runs may be left to the next Bus on the same outbox. Publish is safe for concurrent use;
+// a sink receives the events in the order their Publish calls stored them.
 func (b *Bus) Publish(ctx context.Context, e Event) error {
 	b.mu.Lock()
 	closed := b.closed

@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/openivs/openivs/internal/arn"
 )
 
 // Envelope constants of every IVS event.
@@ -183,6 +185,16 @@ type Origin struct {
 	Account string
 	Region  string
 	Time    time.Time
+}
+
+// OriginOf returns the Origin of an event about the resource resourceARN (its account and region) at t (the zero
+// Time means now).
+func OriginOf(resourceARN string, t time.Time) (Origin, error) {
+	a, err := arn.Parse(resourceARN)
+	if err != nil {
+		return Origin{}, fmt.Errorf("events: %w", err)
+	}
+	return Origin{Account: a.Account, Region: a.Region, Time: t}, nil
 }
 
 // newEvent makes an event with a fresh id.

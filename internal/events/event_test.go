@@ -381,3 +381,17 @@ func TestDecodeErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestOriginOf(t *testing.T) {
+	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	o, err := OriginOf("arn:aws:ivs:eu-west-1:123456789012:channel/AbCdef1G2hij", at)
+	if err != nil || o != (Origin{Account: "123456789012", Region: "eu-west-1", Time: at}) {
+		t.Errorf("OriginOf = %+v, %v", o, err)
+	}
+	if _, err := OriginOf("not-an-arn", at); err == nil {
+		t.Error("OriginOf of a bad ARN succeeded")
+	}
+	if err := Discard.Publish(t.Context(), Event{}); err != nil {
+		t.Error(err)
+	}
+}
