@@ -158,3 +158,20 @@ func TestRealtimeCompositionsAndReplicationNotServed(t *testing.T) {
 	_, err = c.ListParticipantReplicas(ctx, &ivsrealtime.ListParticipantReplicasInput{SourceStageArn: &f.Stage, ParticipantId: aws.String("abcdABCD1234")})
 	rtAccessDenied(t, "ListParticipantReplicas of another account's stage", err)
 }
+
+// TestRealtimeSigV4: with --auth sigv4 the ivs-realtime client's signatures (signing name "ivs", as IVS's model
+// says) are verified like the low-latency API's; each key acts in its own account, a bad secret is refused.
+func TestRealtimeSigV4(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Auth: "sigv4"})
+	ctx := Ctx(t)
+	st := sdk(realtimeClient(s, Credential{}, "").CreateStage(ctx, &ivsrealtime.CreateStageInput{})).must(t, "CreateStage (signed)").Stage
+	checkARN(t, "CreateStage (signed)", st.Arn, "us-west-2", DefaultCredential.AccountID, "stage")
+	_, err := realtimeClient(s, SecondCredential, "").GetStage(ctx, &ivsrealtime.GetStageInput{Arn: st.Arn})
+	rtAccessDenied(t, "GetStage of account 1's stage signed by account 2", err)
+	bad := Credential{AccessKeyID: DefaultCredential.AccessKeyID, SecretAccessKey: "wrong", AccountID: DefaultCredential.AccountID}
+	_, err = realtimeClient(s, bad, "").ListStages(ctx, &ivsrealtime.ListStagesInput{})
+	if code, status := apiErr(t, err); code != "InvalidSignatureException" || status != 403 {
+		t.Errorf("ListStages with a wrong secret: %s %d, want InvalidSignatureException 403", code, status)
+	}
+}
