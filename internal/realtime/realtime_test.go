@@ -78,7 +78,9 @@ type fixture struct {
 	ctx   context.Context // a caller of account 111111111111 in us-west-2
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, Quotas{}) }
+
+func newFixtureWith(t *testing.T, q Quotas) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -91,7 +93,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(ctx, st, Config{PublicURL: "http://127.0.0.1:8080", RTMPAddr: "127.0.0.1:1935", RTMPSAddr: "127.0.0.1:4443"}, issuer, log)
+	p, err := New(ctx, st, Config{PublicURL: "http://127.0.0.1:8080", RTMPAddr: "127.0.0.1:1935", RTMPSAddr: "127.0.0.1:4443", Quotas: q}, issuer, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -719,6 +721,52 @@ func TestCompositionReferencesBlockDeletes(t *testing.T) {
 	} {
 		if err != nil {
 			t.Errorf("delete once the composition is gone: %v", err)
+		}
+	}
+}
+
+// TestQuotas: every resource type has its per-account, per-region quota (configurable; IVS's or generous defaults).
+func TestQuotas(t *testing.T) {
+	if DefaultQuotas.EncoderConfigurations != 20 {
+		t.Errorf("default encoder configuration quota %d, IVS's is 20", DefaultQuotas.EncoderConfigurations)
+	}
+	f := newFixtureWith(t, Quotas{Stages: 2, EncoderConfigurations: 2, StorageConfigurations: 2, IngestConfigurations: 2, PublicKeys: 2})
+	other := awsapi.WithCaller(context.Background(), awsapi.Caller{AccountID: "222222222222", Region: testRegion})
+	for _, tc := range []struct {
+		what   string
+		create func(ctx context.Context) error
+	}{
+		{"stages", func(ctx context.Context) error {
+			_, err := f.p.CreateStage(ctx, &realtimeapi.CreateStageRequest{ParticipantTokenConfigurations: []realtimeapi.ParticipantTokenConfiguration{{}}})
+			return err
+		}},
+		{"encoder configurations", func(ctx context.Context) error {
+			_, err := f.p.CreateEncoderConfiguration(ctx, &realtimeapi.CreateEncoderConfigurationRequest{})
+			return err
+		}},
+		{"storage configurations", func(ctx context.Context) error {
+			_, err := f.p.CreateStorageConfiguration(ctx, &realtimeapi.CreateStorageConfigurationRequest{S3: &realtimeapi.S3StorageConfiguration{BucketName: ptr("b-1")}})
+			return err
+		}},
+		{"ingest configurations", func(ctx context.Context) error {
+			_, err := f.p.CreateIngestConfiguration(ctx, &realtimeapi.CreateIngestConfigurationRequest{IngestProtocol: ptr(realtimeapi.IngestProtocolRtmps)})
+			return err
+		}},
+		{"public keys", func(ctx context.Context) error {
+			key, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+			der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+			_, err := f.p.ImportPublicKey(ctx, &realtimeapi.ImportPublicKeyRequest{PublicKeyMaterial: ptr(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})))})
+			return err
+		}},
+	} {
+		for i := 0; i < 2; i++ {
+			if err := tc.create(f.ctx); err != nil {
+				t.Fatalf("%s %d: %v", tc.what, i, err)
+			}
+		}
+		wantCode(t, tc.what+" beyond the quota", tc.create(f.ctx), "ServiceQuotaExceededException")
+		if err := tc.create(other); err != nil {
+			t.Errorf("%s in another account: %v", tc.what, err)
 		}
 	}
 }

@@ -100,41 +100,38 @@ func (p *Provider) CreateStage(ctx context.Context, in *realtimeapi.CreateStageR
 		}
 	}
 	d := stageDoc{Recording: recordingConfiguration(in.AutoParticipantRecordingConfiguration)}
-	out := &realtimeapi.CreateStageResponse{ParticipantTokens: []realtimeapi.ParticipantToken{}}
-	var stage *store.Resource
-	err := p.st.Update(ctx, func(tx store.Tx) error {
-		err := checkStorageConfiguration(ctx, tx, &d.Recording, func(f string, a ...any) error {
-			return realtimeapi.NewValidationException(f, a...)
-		})
-		if err != nil {
-			return err
-		}
-		r, err := newResource(ctx, TypeStage, str(in.Name), in.Tags, &d, p.now())
-		if err != nil {
-			return err
-		}
-		if err := checkQuota(ctx, tx, TypeStage, p.cfg.Quotas.Stages); err != nil {
-			return err
-		}
-		r.Refs = d.refs()
-		if err := tx.Insert(ctx, r); err != nil {
-			return err
-		}
-		s := p.renderStage(r, &d)
-		out.Stage, stage = &s, r
-		return nil
-	})
+	r, err := newResource(ctx, TypeStage, str(in.Name), in.Tags, &d, p.now())
 	if err != nil {
 		return nil, err
 	}
+	r.Refs = d.refs()
+	// The tokens are made before the stage is stored, so that a stage is created with all its tokens or not at all.
+	out := &realtimeapi.CreateStageResponse{ParticipantTokens: []realtimeapi.ParticipantToken{}}
 	for _, tc := range in.ParticipantTokenConfigurations {
-		t, err := p.issue(stage, tokenRequest{duration: tc.Duration, userID: tc.UserId, attributes: tc.Attributes,
+		t, err := p.issue(r, tokenRequest{duration: tc.Duration, userID: tc.UserId, attributes: tc.Attributes,
 			capabilities: tc.Capabilities})
 		if err != nil {
 			return nil, err
 		}
 		out.ParticipantTokens = append(out.ParticipantTokens, *t)
 	}
+	err = p.st.Update(ctx, func(tx store.Tx) error {
+		err := checkStorageConfiguration(ctx, tx, &d.Recording, func(f string, a ...any) error {
+			return realtimeapi.NewValidationException(f, a...)
+		})
+		if err != nil {
+			return err
+		}
+		if err := checkQuota(ctx, tx, TypeStage, p.cfg.Quotas.Stages); err != nil {
+			return err
+		}
+		return tx.Insert(ctx, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := p.renderStage(r, &d)
+	out.Stage = &s
 	return out, nil
 }
 
