@@ -13,6 +13,7 @@ need_apt=()
 command -v go >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl/)"; exit 1; }
 python3 -c 'import boto3, botocore' 2>/dev/null || need_apt+=(python3 python3-boto3 python3-botocore)
 command -v aws >/dev/null || need_apt+=(awscli)
+command -v ffmpeg >/dev/null || need_apt+=(ffmpeg) # the encoder of the ingest tests
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -23,6 +24,7 @@ if ((${#need_apt[@]})); then
 fi
 python3 -c 'import boto3, botocore; print("python3", boto3.__version__, "botocore", botocore.__version__)'
 aws --version
+ffmpeg -hide_banner -version | head -1
 go version
 
 log "gofmt and go vet"

@@ -41,6 +41,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	SQLiteSync      string
 
+	RTMPSCert, RTMPSKey string
+	AllowInsecureRTMP   bool
+	Events              EventsConfig
+
 	QuotaChannels                    int
 	QuotaPlaybackKeyPairs            int
 	QuotaRecordingConfigurations     int
@@ -80,6 +84,17 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.SQLiteSync, "sqlite-synchronous", "normal", "SQLite synchronous mode: normal (survives a process crash) or full (also a power loss)")
+	str(&c.RTMPSCert, "rtmps-cert", "", "PEM certificate of the RTMPS listener (default: a self-signed one kept in the data directory)")
+	str(&c.RTMPSKey, "rtmps-key", "", "PEM private key of --rtmps-cert")
+	fs.BoolVar(&c.AllowInsecureRTMP, "rtmp-allow-insecure", envBool("rtmp-allow-insecure"),
+		"accept plain RTMP for every channel, not only those with insecureIngest (local development; env "+EnvName("rtmp-allow-insecure")+")")
+	fs.BoolVar(&c.Events.Log, "events-log", envBool("events-log"), "log every IVS event (env "+EnvName("events-log")+")")
+	str(&c.Events.WebhookURL, "events-webhook-url", "", "POST every IVS event as JSON to this URL")
+	str(&c.Events.WebhookSecret, "events-webhook-secret", "", "sign webhook bodies: X-OpenIVS-Signature: sha256=<HMAC-SHA256 hex>")
+	str(&c.Events.EventBridgeBus, "events-eventbridge-bus", "", "send every IVS event to this EventBridge bus with PutEvents")
+	str(&c.Events.EventBridgeEndpoint, "events-eventbridge-endpoint", "", "EventBridge endpoint URL (default: AWS's for the region)")
+	str(&c.Events.EventBridgeRegion, "events-eventbridge-region", "", "EventBridge region (default: from the AWS environment)")
+	str(&c.Events.EventBridgeSource, "events-eventbridge-source", "aws.ivs", "Source of the EventBridge entries (AWS refuses aws.* from PutEvents: use another against AWS)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", envDuration("shutdown-timeout", 10*time.Second),
 		"how long to wait for requests in flight at shutdown (env "+EnvName("shutdown-timeout")+")")
 	num(&c.QuotaChannels, "quota-channels", 5000, "channels per account and region")
@@ -99,6 +114,18 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+func envBool(name string) bool {
+	v, _ := strconv.ParseBool(os.Getenv(EnvName(name)))
+	return v
+}
+
+// EventsConfig selects where IVS events go.
+type EventsConfig struct {
+	Log                                                                       bool
+	WebhookURL, WebhookSecret                                                 string
+	EventBridgeBus, EventBridgeEndpoint, EventBridgeRegion, EventBridgeSource string
 }
 
 func envDuration(name string, def time.Duration) time.Duration {
@@ -169,6 +196,9 @@ func (c *Config) Validate() error {
 		if q.v < 0 {
 			errs = append(errs, fmt.Errorf("--%s must not be negative", q.name))
 		}
+	}
+	if (c.RTMPSCert == "") != (c.RTMPSKey == "") {
+		errs = append(errs, errors.New("--rtmps-cert and --rtmps-key go together"))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))

@@ -31,7 +31,8 @@ func notBroadcasting(channelARN string) error {
 
 // liveErr maps the media plane's answer to the API's.
 func liveErr(channelARN string, err error) error {
-	if errors.Is(err, ErrNotLive) {
+	var nl interface{ NotLive() bool }
+	if errors.Is(err, ErrNotLive) || errors.As(err, &nl) && nl.NotLive() {
 		return notBroadcasting(channelARN)
 	}
 	return err

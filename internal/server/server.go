@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,12 +12,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/openivs/openivs/internal/awsapi"
 	"github.com/openivs/openivs/internal/awsapi/sigv4"
 	"github.com/openivs/openivs/internal/config"
+	"github.com/openivs/openivs/internal/events"
+	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/ivs"
+	"github.com/openivs/openivs/internal/live"
 	"github.com/openivs/openivs/internal/realtime"
 	"github.com/openivs/openivs/internal/realtime/token"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
@@ -49,10 +54,63 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	}
 	defer st.Close()
 
-	api, err := newAPI(ctx, cfg, st, creds, log)
+	reg := live.NewRegistry(live.DefaultLimits, nil, log)
+	defer reg.Close()
+	api, prov, err := newAPI(ctx, cfg, st, creds, reg, log)
 	if err != nil {
 		return err
 	}
+	sinks, err := events.NewSinks(events.SinkConfig{Log: cfg.Events.Log, Logger: log,
+		WebhookURL: cfg.Events.WebhookURL, WebhookSecret: cfg.Events.WebhookSecret,
+		EventBridgeBus: cfg.Events.EventBridgeBus, EventBridgeEndpoint: cfg.Events.EventBridgeEndpoint,
+		EventBridgeRegion: cfg.Events.EventBridgeRegion, EventBridgeSource: cfg.Events.EventBridgeSource})
+	if err != nil {
+		return fmt.Errorf("events: %w", err)
+	}
+	bus := events.NewBus(st, sinks, log)
+	defer func() {
+		bctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		if err := bus.Close(bctx); err != nil {
+			log.Warn("events: not every event was delivered before shutdown; they are kept for the next start", "err", err)
+		}
+	}()
+	ep := eventPublisher{pub: bus, log: log}
+	reg.SetObserver(observers{prov, ep})
+
+	// Ingest: RTMP and RTMPS.
+	tlsCfg, err := rtmpsConfig(cfg.RTMPSCert, cfg.RTMPSKey, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	rtmpLn, err := net.Listen("tcp", cfg.RTMPAddr)
+	if err != nil {
+		return fmt.Errorf("rtmp listener: %w", err)
+	}
+	rtmpsLn, err := net.Listen("tcp", cfg.RTMPSAddr)
+	if err != nil {
+		rtmpLn.Close()
+		return fmt.Errorf("rtmps listener: %w", err)
+	}
+	ingestCtx, stopIngest := context.WithCancel(context.Background())
+	rtmp := &ingest.RTMP{Resolver: prov, Live: reg, Log: log, AllowInsecure: cfg.AllowInsecureRTMP, OnLimitBreach: ep.limitBreach}
+	var ingestWG sync.WaitGroup
+	for _, l := range []struct {
+		ln     net.Listener
+		secure bool
+	}{{rtmpLn, false}, {tls.NewListener(rtmpsLn, tlsCfg), true}} {
+		ingestWG.Add(1)
+		go func() {
+			defer ingestWG.Done()
+			if err := rtmp.Serve(ingestCtx, l.ln, l.secure); err != nil {
+				log.Error("ingest listener stopped", "secure", l.secure, "err", err)
+			}
+		}()
+	}
+	// Stop in order: encoders first, then the streams (whose end events go to the bus), then the bus.
+	defer func() { stopIngest(); ingestWG.Wait(); reg.Close() }()
+	log.Info("ingest is listening", "rtmp", rtmpLn.Addr().String(), "rtmps", rtmpsLn.Addr().String(),
+		"rtmp_for_every_channel", cfg.AllowInsecureRTMP)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -101,29 +159,29 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 }
 
 // newAPI builds the API handler: the providers over st behind the authentication cfg asks for.
-func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config.Credentials, log *slog.Logger) (http.Handler, error) {
+func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config.Credentials, lv ivs.Live, log *slog.Logger) (http.Handler, *ivs.Provider, error) {
 	prov, err := ivs.New(ctx, st, ivs.Config{
 		PublicURL: cfg.PublicURL, RTMPSAddr: cfg.RTMPSAddr, SRTAddr: cfg.SRTAddr,
 		Quotas: ivs.Quotas{Channels: cfg.QuotaChannels, PlaybackKeyPairs: cfg.QuotaPlaybackKeyPairs,
 			RecordingConfigurations: cfg.QuotaRecordingConfigurations, PlaybackRestrictionPolicies: cfg.QuotaPlaybackRestrictionPolicies,
 			AdConfigurations: cfg.QuotaAdConfigurations},
-	}, ivs.Offline{}, log)
+	}, lv, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	keyDir := filepath.Join(cfg.DataDir, "keys", "participant-tokens")
 	if cfg.DataDir == "" { // in-process tests that set no data directory: throw-away keys, never in the working directory
 		if keyDir, err = os.MkdirTemp("", "openivs-participant-tokens-"); err != nil {
-			return nil, fmt.Errorf("participant token keys: %w", err)
+			return nil, nil, fmt.Errorf("participant token keys: %w", err)
 		}
 	}
 	issuer, err := token.OpenIssuer(keyDir)
 	if err != nil {
-		return nil, fmt.Errorf("participant token keys: %w", err)
+		return nil, nil, fmt.Errorf("participant token keys: %w", err)
 	}
 	rt, err := realtime.New(ctx, st, realtime.Config{PublicURL: cfg.PublicURL, RTMPAddr: cfg.RTMPAddr, RTMPSAddr: cfg.RTMPSAddr}, issuer, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var auth awsapi.Authenticator
 	switch cfg.Auth {
@@ -135,6 +193,7 @@ func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config
 		log.Warn("API authentication: open — any credentials are accepted (use --auth sigv4 to verify signatures)",
 			"default_account", cfg.AccountID, "listed_access_keys", len(creds))
 	}
-	return awsapi.NewHandler(auth, log, &awsapi.Service{Name: "ivs", Operations: ivsapi.Operations(prov), Owns: ivs.Owns},
+	h, err := awsapi.NewHandler(auth, log, &awsapi.Service{Name: "ivs", Operations: ivsapi.Operations(prov), Owns: ivs.Owns},
 		&awsapi.Service{Name: "ivs-realtime", Operations: realtimeapi.Operations(rt), Owns: realtime.Owns})
+	return h, prov, err
 }

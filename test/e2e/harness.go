@@ -81,6 +81,9 @@ type Server struct {
 	DataDir string
 	Addr    string // host:port of the HTTP listener
 	URL     string // http://Addr
+	RTMP    string // host:port of the RTMP listener
+	RTMPS   string // host:port of the RTMPS listener
+	SRT     string // host:port of the SRT listener
 	cmd     *exec.Cmd
 	log     *syncBuffer
 	done    chan struct{}
@@ -123,8 +126,9 @@ func (s *Server) start() {
 	t.Helper()
 	s.Addr = freeAddr(t)
 	s.URL = "http://" + s.Addr
+	s.RTMP, s.RTMPS, s.SRT = freeAddr(t), freeAddr(t), freeAddr(t)
 	args := []string{"serve", "--data-dir", s.DataDir, "--http-addr", s.Addr,
-		"--rtmp-addr", freeAddr(t), "--rtmps-addr", freeAddr(t), "--srt-addr", freeAddr(t), "--log-level", "debug"}
+		"--rtmp-addr", s.RTMP, "--rtmps-addr", s.RTMPS, "--srt-addr", s.SRT, "--log-level", "debug"}
 	if s.opts.Auth != "" {
 		args = append(args, "--auth", s.opts.Auth)
 	}

@@ -1,0 +1,55 @@
+// Package ingest accepts encoders: RTMP and RTMPS (gortmplib) and SRT (gosrt) listeners that authenticate the
+// stream key, refuse what IVS refuses (an unknown key, plain RTMP to a channel without insecureIngest, a second
+// publisher), read the media description from the stream itself (codec, profile, level and size from the H.264
+// SPS, the AAC configuration, the encoder name from the RTMP metadata), measure framerate and bitrate, and hand
+// the stream to the live registry. Bad input closes the connection with a log line; the stream key never
+// appears in logs.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/openivs/openivs/internal/live"
+)
+
+// Channel is what a stream key unlocks.
+type Channel struct {
+	live.Channel
+	InsecureIngest bool
+	SRTPassphrase  string
+}
+
+// Resolver authenticates stream keys (the ivs provider).
+type Resolver interface {
+	ResolveStreamKey(ctx context.Context, key string) (Channel, error)
+}
+
+// redact shortens a stream key for logs: its public id part only.
+func redact(key string) string {
+	parts := strings.Split(key, "_")
+	if len(parts) == 4 && parts[0] == "sk" {
+		return fmt.Sprintf("sk_%s_%s_***", parts[1], parts[2])
+	}
+	return "***"
+}
+
+// Limits of a channel type: IVS's documented input limits.
+type Limits struct {
+	MaxWidth, MaxHeight int   // per edge, either orientation
+	MaxPixels           int   // width*height
+	MaxBitrate          int64 // bits per second, measured
+}
+
+// LimitsFor returns the input limits of a channel type.
+func LimitsFor(channelType string, height int) Limits {
+	l := Limits{MaxWidth: 1920, MaxHeight: 1080, MaxPixels: 1920 * 1080, MaxBitrate: 8_500_000}
+	if channelType == "BASIC" {
+		l.MaxBitrate = 3_500_000
+		if height <= 480 {
+			l.MaxBitrate = 1_500_000
+		}
+	}
+	return l
+}
