@@ -107,10 +107,24 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 			}
 		}()
 	}
+	srtLn, err := ingest.ListenSRT(cfg.SRTAddr)
+	if err != nil {
+		stopIngest()
+		ingestWG.Wait()
+		return err
+	}
+	srtSrv := &ingest.SRT{Resolver: prov, Live: reg, Log: log, OnLimitBreach: ep.limitBreach}
+	ingestWG.Add(1)
+	go func() {
+		defer ingestWG.Done()
+		if err := srtSrv.Serve(ingestCtx, srtLn); err != nil {
+			log.Error("srt listener stopped", "err", err)
+		}
+	}()
 	// Stop in order: encoders first, then the streams (whose end events go to the bus), then the bus.
 	defer func() { stopIngest(); ingestWG.Wait(); reg.Close() }()
 	log.Info("ingest is listening", "rtmp", rtmpLn.Addr().String(), "rtmps", rtmpsLn.Addr().String(),
-		"rtmp_for_every_channel", cfg.AllowInsecureRTMP)
+		"srt", srtLn.Addr().String(), "rtmp_for_every_channel", cfg.AllowInsecureRTMP)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

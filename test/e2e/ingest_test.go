@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -315,4 +316,132 @@ func TestIngestRefusals(t *testing.T) {
 	if !p.exited(10 * time.Second) {
 		t.Error("a deleted stream key still publishes")
 	}
+}
+
+func waitHealth(t *testing.T, c *ivs.Client, arn *string, want types.StreamHealth, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		out, err := c.GetStream(context.Background(), &ivs.GetStreamInput{ChannelArn: arn})
+		if err == nil && out.Stream.Health == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health not %s after %v (%+v, %v)", want, d, out, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestIngestStarvation: an encoder that stops sending (paused with SIGSTOP: the connection stays open) makes the
+// stream STARVING with a Starvation Start event, HEALTHY again with Starvation End when it resumes, and is
+// disconnected after 30 s without media.
+func TestIngestStarvation(t *testing.T) {
+	t.Parallel()
+	hook := newWebhook(t)
+	s := Start(t, Options{Args: []string{"--events-webhook-url", hook.srv.URL}})
+	c := s.IVS(Credential{}, "")
+	ctx := Ctx(t)
+	ch, err := c.CreateChannel(ctx, &ivs.CreateChannelInput{Name: aws.String("starve"), Type: types.ChannelTypeBasicChannelType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := publish(t, "rtmps://"+s.RTMPS+"/app/"+aws.ToString(ch.StreamKey.Value))
+	st := waitLive(t, c, ch.Channel.Arn, 20*time.Second)
+	id := aws.ToString(st.StreamId)
+
+	pub.cmd.Process.Signal(syscall.SIGSTOP)
+	waitHealth(t, c, ch.Channel.Arn, types.StreamHealthStarving, 10*time.Second)
+	starving, err := c.ListStreams(ctx, &ivs.ListStreamsInput{FilterBy: &types.StreamFilters{Health: types.StreamHealthStarving}})
+	if err != nil || len(starving.Streams) != 1 {
+		t.Fatalf("ListStreams filtered by STARVING: %+v %v", starving, err)
+	}
+	pub.cmd.Process.Signal(syscall.SIGCONT)
+	waitHealth(t, c, ch.Channel.Arn, types.StreamHealthStreamHealthy, 10*time.Second)
+	hook.waitFor(t, id, []string{"IVS Stream State Change/Session Created", "IVS Stream State Change/Stream Start",
+		"IVS Stream Health Change/Starvation Start", "IVS Stream Health Change/Starvation End"}, 10*time.Second)
+
+	// Silent for good: disconnected about 30 s after the last media.
+	pub.cmd.Process.Signal(syscall.SIGSTOP)
+	stopped := time.Now()
+	d := waitOffline(t, c, ch.Channel.Arn, 45*time.Second)
+	if d < 28*time.Second {
+		t.Errorf("disconnected %v after the media stopped; IVS waits 30 s", time.Since(stopped))
+	}
+	pub.cmd.Process.Signal(syscall.SIGCONT)
+	hook.waitFor(t, id, []string{"IVS Stream State Change/Session Created", "IVS Stream State Change/Stream Start",
+		"IVS Stream Health Change/Starvation Start", "IVS Stream Health Change/Starvation End",
+		"IVS Stream Health Change/Starvation Start", "IVS Stream State Change/Stream End",
+		"IVS Stream State Change/Session Ended"}, 10*time.Second)
+}
+
+// publishSRT publishes MPEG-TS over SRT, as IVS documents: srt://<endpoint>?streamid=<key>&passphrase=<passphrase>.
+func publishSRT(t *testing.T, addr, key, passphrase string) *publisher {
+	t.Helper()
+	u := "srt://" + addr + "?mode=caller&streamid=" + key
+	if passphrase != "" {
+		u += "&passphrase=" + passphrase
+	}
+	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
+		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "30", "-b:v", "800k",
+		"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-ac", "2", "-f", "mpegts", u}
+	p := &publisher{cmd: exec.Command("ffmpeg", args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+// TestIngestSRT: SRT with the stream key as streamid and the channel's passphrase goes live and is described from
+// the MPEG-TS; without the passphrase, or with a wrong one, it is refused unless the channel allows insecure ingest.
+func TestIngestSRT(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{})
+	c := s.IVS(Credential{}, "")
+	ctx := Ctx(t)
+	ch, err := c.CreateChannel(ctx, &ivs.CreateChannelInput{Name: aws.String("srt"), Type: types.ChannelTypeBasicChannelType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, pass := aws.ToString(ch.StreamKey.Value), aws.ToString(ch.Channel.Srt.Passphrase)
+	if !strings.HasSuffix(s.SRT, aws.ToString(ch.Channel.Srt.Endpoint)[strings.LastIndex(aws.ToString(ch.Channel.Srt.Endpoint), ":"):]) {
+		t.Fatalf("srt.endpoint %s does not name the SRT listener %s", aws.ToString(ch.Channel.Srt.Endpoint), s.SRT)
+	}
+	for name, p := range map[string]*publisher{
+		"no passphrase":    publishSRT(t, s.SRT, key, ""),
+		"wrong passphrase": publishSRT(t, s.SRT, key, strings.Repeat("x", len(pass))),
+		"wrong key":        publishSRT(t, s.SRT, key[:len(key)-1]+"x", pass),
+	} {
+		if !p.exited(15 * time.Second) {
+			t.Errorf("%s: ffmpeg still publishing", name)
+		}
+	}
+	if _, err := c.GetStream(ctx, &ivs.GetStreamInput{ChannelArn: ch.Channel.Arn}); err == nil {
+		t.Fatal("a refused SRT publisher made the channel live")
+	}
+	publishSRT(t, s.SRT, key, pass)
+	st := waitLive(t, c, ch.Channel.Arn, 20*time.Second)
+	if !streamIDRE.MatchString(aws.ToString(st.StreamId)) {
+		t.Fatalf("GetStream: %+v", st)
+	}
+	sess, err := c.GetStreamSession(ctx, &ivs.GetStreamSessionInput{ChannelArn: ch.Channel.Arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, a := sess.StreamSession.IngestConfigurations.VideoConfigurations, sess.StreamSession.IngestConfigurations.AudioConfigurations
+	if len(v) != 1 || v[0].VideoWidth != 640 || v[0].VideoHeight != 360 || !strings.HasPrefix(aws.ToString(v[0].Codec), "avc1.") ||
+		len(a) != 1 || aws.ToString(a[0].Codec) != "mp4a.40.2" || a[0].SampleRate != 48000 || a[0].Channels != 2 {
+		t.Fatalf("ingest configurations from SRT: %+v %+v", v, a)
+	}
+	if strings.Contains(s.Log(), key) || strings.Contains(s.Log(), pass) {
+		t.Fatal("the stream key or the SRT passphrase appears in the log")
+	}
+	if _, err := c.StopStream(ctx, &ivs.StopStreamInput{ChannelArn: ch.Channel.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	waitOffline(t, c, ch.Channel.Arn, 5*time.Second)
 }

@@ -1,0 +1,186 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	srt "github.com/datarhei/gosrt"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	mcodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/openivs/openivs/internal/live"
+)
+
+// SRT serves SRT publishers: streamid=<stream key>, the channel's srt.passphrase (unless insecureIngest), and an
+// MPEG-TS payload, as IVS takes them.
+type SRT struct {
+	Resolver      Resolver
+	Live          *live.Registry
+	Log           *slog.Logger
+	OnLimitBreach func(ctx context.Context, s live.Snapshot, limit string, value, max int64)
+
+	wg sync.WaitGroup
+}
+
+// ListenSRT opens an SRT listener on addr (UDP).
+func ListenSRT(addr string) (srt.Listener, error) {
+	cfg := srt.DefaultConfig()
+	cfg.ReceiverLatency = 120 * time.Millisecond
+	ln, err := srt.Listen("srt", addr, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("srt listener: %w", err)
+	}
+	return ln, nil
+}
+
+// Serve accepts publishers on ln until ctx ends, then closes ln (and with it every connection) and returns.
+func (s *SRT) Serve(ctx context.Context, ln srt.Listener) error {
+	stop := context.AfterFunc(ctx, ln.Close)
+	defer stop()
+	for {
+		req, err := ln.Accept2()
+		if err != nil {
+			s.wg.Wait()
+			if ctx.Err() != nil || errors.Is(err, srt.ErrListenerClosed) {
+				return nil
+			}
+			return fmt.Errorf("srt accept: %w", err)
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.handle(ctx, req); err != nil {
+				s.Log.Info("srt connection closed", "remote", req.RemoteAddr().String(), "reason", err.Error())
+			}
+		}()
+	}
+}
+
+func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
+	key := req.StreamId()
+	ch, err := s.Resolver.ResolveStreamKey(ctx, key)
+	if err != nil {
+		req.Reject(srt.REJX_UNAUTHORIZED)
+		return fmt.Errorf("stream key %s refused: %w", redact(key), err)
+	}
+	switch {
+	case req.IsEncrypted():
+		if err := req.SetPassphrase(ch.SRTPassphrase); err != nil {
+			req.Reject(srt.REJ_BADSECRET)
+			return fmt.Errorf("channel %s: wrong SRT passphrase", ch.ARN)
+		}
+	case !ch.InsecureIngest:
+		req.Reject(srt.REJ_UNSECURE)
+		return fmt.Errorf("channel %s: SRT without the channel's passphrase needs insecureIngest", ch.ARN)
+	}
+	conn, err := req.Accept()
+	if err != nil {
+		return fmt.Errorf("accept: %w", err)
+	}
+	defer conn.Close()
+	stream, err := s.Live.Begin(ch.Channel, func() { conn.Close() })
+	if err != nil {
+		return fmt.Errorf("channel %s: %w", ch.ARN, err)
+	}
+	defer stream.End("encoder disconnected")
+
+	conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	r := &mpegts.Reader{R: conn}
+	if err := r.Initialize(); err != nil {
+		return fmt.Errorf("MPEG-TS: %w", err)
+	}
+	var (
+		videoTrack *mpegts.Track
+		audio      []live.Audio
+		m          = &meter{start: time.Now()}
+		described  bool
+		breach     error
+	)
+	for _, t := range r.Tracks() {
+		switch codec := t.Codec.(type) {
+		case *mcodecs.H264:
+			if videoTrack == nil {
+				videoTrack = t
+			}
+		case *mcodecs.MPEG4Audio:
+			channels := int(codec.ChannelConfig)
+			if channels == 7 {
+				channels = 8
+			}
+			audio = append(audio, live.Audio{Codec: fmt.Sprintf("mp4a.40.%d", codec.Type), SampleRate: codec.SampleRate,
+				Channels: channels, Track: fmt.Sprintf("Track%d", len(audio))})
+			r.OnDataMPEG4Audio(t, func(pts int64, aus [][]byte) error {
+				stream.Media(auSize(aus))
+				return nil
+			})
+		}
+	}
+	if videoTrack == nil {
+		return errors.New("no H.264 video track in the MPEG-TS: IVS low-latency channels need video")
+	}
+	r.OnDataH264(videoTrack, func(pts, dts int64, au [][]byte) error {
+		n := auSize(au)
+		m.add(n)
+		stream.Media(n)
+		if described {
+			return nil
+		}
+		for _, nalu := range au {
+			if len(nalu) == 0 || h264.NALUType(nalu[0]&0x1f) != h264.NALUTypeSPS {
+				continue
+			}
+			var sps h264.SPS
+			if err := sps.Unmarshal(nalu); err != nil {
+				return fmt.Errorf("invalid H.264 SPS: %w", err)
+			}
+			v := live.Video{Codec: fmt.Sprintf("avc1.%02X%02X%02X", sps.ProfileIdc, spsConstraints(nalu), sps.LevelIdc),
+				Profile: h264ProfileName(sps.ProfileIdc), Level: fmt.Sprintf("%d.%d", sps.LevelIdc/10, sps.LevelIdc%10),
+				Width: sps.Width(), Height: sps.Height(), Framerate: sps.FPS(), Track: "Track0"}
+			l := LimitsFor(ch.Type, v.Height)
+			if px := v.Width * v.Height; max(v.Width, v.Height) > max(l.MaxWidth, l.MaxHeight) || min(v.Width, v.Height) > min(l.MaxWidth, l.MaxHeight) || px > l.MaxPixels {
+				if s.OnLimitBreach != nil {
+					s.OnLimitBreach(ctx, stream.Snapshot(), "Ingest Resolution", int64(px), int64(l.MaxPixels))
+				}
+				breach = fmt.Errorf("channel %s: input %dx%d exceeds the %s channel's limit", ch.ARN, v.Width, v.Height, ch.Type)
+				return breach
+			}
+			described = true
+			stream.Describe([]live.Video{v}, audio)
+			s.Log.Info("stream started", "channel", ch.ARN, "stream_id", stream.Snapshot().StreamID, "protocol", "srt",
+				"video", fmt.Sprint(v), "audio", fmt.Sprint(audio))
+			break
+		}
+		return nil
+	})
+	r.OnDecodeError(func(err error) { s.Log.Debug("srt: MPEG-TS decode error", "channel", ch.ARN, "err", err) })
+	lastMeasure, warmed := time.Now(), false
+	for {
+		conn.SetReadDeadline(time.Now().Add(live.DefaultLimits.IdleDisconnect + 5*time.Second))
+		if err := r.Read(); err != nil {
+			select {
+			case <-stream.Done():
+				return nil
+			default:
+			}
+			if breach != nil {
+				return breach
+			}
+			return fmt.Errorf("read: %w", err)
+		}
+		if now := time.Now(); described && now.Sub(lastMeasure) >= 2*time.Second {
+			lastMeasure = now
+			fps, bps := m.rates(now)
+			if !warmed {
+				warmed = true
+				continue
+			}
+			stream.UpdateVideo(0, fps, bps)
+		}
+	}
+}
