@@ -50,6 +50,7 @@ type Config struct {
 	QuotaRecordingConfigurations     int
 	QuotaPlaybackRestrictionPolicies int
 	QuotaAdConfigurations            int
+	QuotaConcurrentStreams           int
 }
 
 // Flag describes one setting for --help and the README's reference.
@@ -102,6 +103,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	num(&c.QuotaRecordingConfigurations, "quota-recording-configurations", 20, "recording configurations per account and region")
 	num(&c.QuotaPlaybackRestrictionPolicies, "quota-playback-restriction-policies", 20, "playback restriction policies per account and region")
 	num(&c.QuotaAdConfigurations, "quota-ad-configurations", 100, "ad configurations per account and region")
+	num(&c.QuotaConcurrentStreams, "quota-concurrent-streams", 100, "live streams at once per account and region (0: no limit)")
 }
 
 // EnvName is the environment variable of a flag: OPENIVS_ and the name in upper snake case.
@@ -192,7 +194,8 @@ func (c *Config) Validate() error {
 		v    int
 	}{{"quota-channels", c.QuotaChannels}, {"quota-playback-key-pairs", c.QuotaPlaybackKeyPairs},
 		{"quota-recording-configurations", c.QuotaRecordingConfigurations},
-		{"quota-playback-restriction-policies", c.QuotaPlaybackRestrictionPolicies}, {"quota-ad-configurations", c.QuotaAdConfigurations}} {
+		{"quota-playback-restriction-policies", c.QuotaPlaybackRestrictionPolicies}, {"quota-ad-configurations", c.QuotaAdConfigurations},
+		{"quota-concurrent-streams", c.QuotaConcurrentStreams}} {
 		if q.v < 0 {
 			errs = append(errs, fmt.Errorf("--%s must not be negative", q.name))
 		}

@@ -32,6 +32,9 @@ type RTMP struct {
 	AllowInsecure bool
 	// OnLimitBreach is told when a stream breaks its channel type's input limits, before it is disconnected.
 	OnLimitBreach func(ctx context.Context, s live.Snapshot, limit string, value, max int64)
+	// OnQuotaBreach is told when a publisher is refused because its account has as many live streams as its
+	// concurrent-stream quota allows.
+	OnQuotaBreach func(ctx context.Context, account, region string)
 
 	wg sync.WaitGroup
 }
@@ -143,6 +146,9 @@ func (s *RTMP) handle(ctx context.Context, c net.Conn, secure bool) error {
 	}
 	stream, err := s.Live.Begin(ch.Channel, func() { c.Close() })
 	if err != nil {
+		if errors.Is(err, live.ErrQuota) && s.OnQuotaBreach != nil {
+			s.OnQuotaBreach(ctx, ch.Account, ch.Region)
+		}
 		return fmt.Errorf("channel %s: %w", ch.ARN, err)
 	}
 	defer stream.End("encoder disconnected")

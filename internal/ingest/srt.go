@@ -24,6 +24,9 @@ type SRT struct {
 	Live          *live.Registry
 	Log           *slog.Logger
 	OnLimitBreach func(ctx context.Context, s live.Snapshot, limit string, value, max int64)
+	// OnQuotaBreach is told when a publisher is refused because its account has as many live streams as its
+	// concurrent-stream quota allows.
+	OnQuotaBreach func(ctx context.Context, account, region string)
 
 	wg sync.WaitGroup
 }
@@ -86,6 +89,9 @@ func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 	defer conn.Close()
 	stream, err := s.Live.Begin(ch.Channel, func() { conn.Close() })
 	if err != nil {
+		if errors.Is(err, live.ErrQuota) && s.OnQuotaBreach != nil {
+			s.OnQuotaBreach(ctx, ch.Account, ch.Region)
+		}
 		return fmt.Errorf("channel %s: %w", ch.ARN, err)
 	}
 	defer stream.End("encoder disconnected")

@@ -20,13 +20,16 @@ import (
 
 // Limits of IVS's ingest lifecycle.
 type Limits struct {
-	StarvationAfter time.Duration // no media for this long: health STARVING (IVS reports it within seconds)
-	IdleDisconnect  time.Duration // no media for this long: the encoder is disconnected (IVS: 30 s)
-	MaxDuration     time.Duration // a stream longer than this is disconnected (IVS: 48 h)
+	// ConcurrentStreams is the account's quota of concurrent streams per region (IVS: 100, adjustable); 0 means
+	// no limit.
+	ConcurrentStreams int
+	StarvationAfter   time.Duration // no media for this long: health STARVING (IVS reports it within seconds)
+	IdleDisconnect    time.Duration // no media for this long: the encoder is disconnected (IVS: 30 s)
+	MaxDuration       time.Duration // a stream longer than this is disconnected (IVS: 48 h)
 }
 
 // DefaultLimits are IVS's.
-var DefaultLimits = Limits{StarvationAfter: 3 * time.Second, IdleDisconnect: 30 * time.Second, MaxDuration: 48 * time.Hour}
+var DefaultLimits = Limits{ConcurrentStreams: 100, StarvationAfter: 3 * time.Second, IdleDisconnect: 30 * time.Second, MaxDuration: 48 * time.Hour}
 
 // Channel is what a stream needs to know about its channel at go-live.
 type Channel struct {
@@ -91,6 +94,9 @@ type Snapshot struct {
 // ErrBusy is returned by Begin when the channel already has a live stream.
 var ErrBusy = errors.New("live: the channel already has a live stream")
 
+// ErrQuota is returned by Begin when the account has as many live streams in the region as its quota allows.
+var ErrQuota = errors.New("live: the account's concurrent-stream quota is reached")
+
 // SetObserver sets the observer; call it before the first stream begins.
 func (r *Registry) SetObserver(obs Observer) { r.obs = obs }
 
@@ -140,6 +146,17 @@ func (r *Registry) Begin(ch Channel, disconnect func()) (*Stream, error) {
 	}
 	if _, busy := r.streams[ch.ARN]; busy {
 		return nil, ErrBusy
+	}
+	if q := r.limits.ConcurrentStreams; q > 0 {
+		n := 0
+		for _, s := range r.streams {
+			if s.snap.Channel.Account == ch.Account && s.snap.Channel.Region == ch.Region {
+				n++
+			}
+		}
+		if n >= q {
+			return nil, ErrQuota
+		}
 	}
 	now := r.now()
 	s := &Stream{r: r, disconnect: disconnect, last: now, done: make(chan struct{}),
@@ -242,7 +259,7 @@ func (s *Stream) monitor() {
 	}
 	s.mu.Lock()
 	s.snap.EndTime = r.now().UTC()
-	snap, why := s.snap, s.why
+	snap, why, described := s.snap, s.why, s.described
 	s.mu.Unlock()
 	r.mu.Lock()
 	if r.streams[snap.Channel.ARN] == s {
@@ -251,7 +268,7 @@ func (s *Stream) monitor() {
 	r.mu.Unlock()
 	r.log.Info("stream ended", "channel", snap.Channel.ARN, "stream_id", snap.StreamID, "reason", why,
 		"duration", snap.EndTime.Sub(snap.StartTime).Round(time.Millisecond), "bytes", snap.Bytes)
-	if r.obs != nil {
+	if r.obs != nil && described { // a stream refused before it started has no session to end
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
 		r.obs.StreamEvent(ctx, snap, EventStreamEnd, "")
 		r.obs.StreamEnded(ctx, snap, why)
@@ -282,10 +299,10 @@ func (s *Stream) checkHealth() {
 		}
 	}
 	switch {
-	case idle >= r.limits.IdleDisconnect:
-		s.End("no media for " + r.limits.IdleDisconnect.String())
 	case age >= r.limits.MaxDuration:
 		s.End("maximum stream duration reached")
+	case idle >= r.limits.IdleDisconnect:
+		s.End("no media for " + r.limits.IdleDisconnect.String())
 	}
 }
 

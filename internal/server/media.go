@@ -104,6 +104,14 @@ func (e eventPublisher) limitBreach(ctx context.Context, s live.Snapshot, limit 
 	e.publish(ctx, events.IngestLimitBreach(o, st, events.Limit{Name: limit, Unit: unit, Value: max, ExceededBy: value - max}))
 }
 
+func (e eventPublisher) quotaBreach(quota int) func(ctx context.Context, account, region string) {
+	return func(ctx context.Context, account, region string) {
+		o := events.Origin{Account: account, Region: region, Time: time.Now()}
+		e.publish(ctx, events.AccountLimitBreach(o, events.Limit{Name: events.LimitConcurrentBroadcasts,
+			Unit: events.UnitActiveStreams, Value: int64(quota), ExceededBy: 1}))
+	}
+}
+
 // rtmpsConfig returns the RTMPS TLS configuration: the configured certificate, or a self-signed one generated at
 // first start and kept in the data directory.
 func rtmpsConfig(certFile, keyFile, dataDir string, log *slog.Logger) (*tls.Config, error) {

@@ -54,7 +54,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	}
 	defer st.Close()
 
-	reg := live.NewRegistry(live.DefaultLimits, nil, log)
+	limits := live.DefaultLimits
+	limits.ConcurrentStreams = cfg.QuotaConcurrentStreams
+	reg := live.NewRegistry(limits, nil, log)
 	defer reg.Close()
 	api, prov, err := newAPI(ctx, cfg, st, creds, reg, log)
 	if err != nil {
@@ -93,7 +95,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		return fmt.Errorf("rtmps listener: %w", err)
 	}
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
-	rtmp := &ingest.RTMP{Resolver: prov, Live: reg, Log: log, AllowInsecure: cfg.AllowInsecureRTMP, OnLimitBreach: ep.limitBreach}
+	rtmp := &ingest.RTMP{Resolver: prov, Live: reg, Log: log, AllowInsecure: cfg.AllowInsecureRTMP, OnLimitBreach: ep.limitBreach,
+		OnQuotaBreach: ep.quotaBreach(cfg.QuotaConcurrentStreams)}
 	var ingestWG sync.WaitGroup
 	for _, l := range []struct {
 		ln     net.Listener
@@ -113,7 +116,8 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		ingestWG.Wait()
 		return err
 	}
-	srtSrv := &ingest.SRT{Resolver: prov, Live: reg, Log: log, OnLimitBreach: ep.limitBreach}
+	srtSrv := &ingest.SRT{Resolver: prov, Live: reg, Log: log, OnLimitBreach: ep.limitBreach,
+		OnQuotaBreach: ep.quotaBreach(cfg.QuotaConcurrentStreams)}
 	ingestWG.Add(1)
 	go func() {
 		defer ingestWG.Done()

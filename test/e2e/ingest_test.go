@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -31,11 +33,16 @@ type publisher struct {
 
 func publish(t *testing.T, url string) *publisher {
 	t.Helper()
+	return publishSize(t, url, "640x360")
+}
+
+func publishSize(t *testing.T, url, size string) *publisher {
+	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Fatalf("ffmpeg is required (scripts/test.sh installs it): %v", err)
 	}
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
-		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "high", "-pix_fmt", "yuv420p",
 		"-g", "30", "-b:v", "800k", "-c:a", "aac", "-b:a", "96k", "-ar", "44100", "-ac", "2",
@@ -444,4 +451,111 @@ func TestIngestSRT(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitOffline(t, c, ch.Channel.Arn, 5*time.Second)
+}
+
+// limitBreaches returns the IVS Limit Breach events received.
+func (w *webhook) limitBreaches() []map[string]any {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []map[string]any
+	for _, ev := range w.events {
+		if ev["detail-type"] == "IVS Limit Breach" {
+			out = append(out, ev["detail"].(map[string]any))
+		}
+	}
+	return out
+}
+
+func (w *webhook) waitBreach(t *testing.T, limit string) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, d := range w.limitBreaches() {
+			if d["limit_name"] == limit {
+				return d
+			}
+		}
+	}
+	t.Fatalf("no IVS Limit Breach for %q; got %v", limit, w.limitBreaches())
+	return nil
+}
+
+// TestIngestLimitsAndGarbage: garbage thrown at every listener closes those connections and nothing else; the
+// account's concurrent-stream quota and a channel type's resolution limit refuse publishers with IVS Limit Breach.
+func TestIngestLimitsAndGarbage(t *testing.T) {
+	t.Parallel()
+	hook := newWebhook(t)
+	s := Start(t, Options{Args: []string{"--events-webhook-url", hook.srv.URL, "--quota-concurrent-streams", "1"}})
+	c := s.IVS(Credential{}, "")
+	ctx := Ctx(t)
+
+	junk := make([]byte, 64<<10)
+	for i := range junk {
+		junk[i] = byte(i*131 + i/7)
+	}
+	for _, addr := range []string{s.RTMP, s.RTMPS} {
+		for _, payload := range [][]byte{junk, append([]byte{3}, junk[:1600]...), []byte("GET / HTTP/1.1\r\n\r\n")} {
+			conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.SetDeadline(time.Now().Add(3 * time.Second))
+			conn.Write(payload)
+			io.Copy(io.Discard, conn) // until the server closes it
+			conn.Close()
+		}
+	}
+	tc, err := tls.Dial("tcp", s.RTMPS, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("RTMPS TLS handshake: %v", err)
+	}
+	tc.SetDeadline(time.Now().Add(3 * time.Second))
+	tc.Write(junk)
+	io.Copy(io.Discard, tc)
+	tc.Close()
+	uc, err := net.Dial("udp", s.SRT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		uc.Write(junk[i*100 : i*100+1316])
+	}
+	uc.Close()
+
+	a, err := c.CreateChannel(ctx, &ivs.CreateChannelInput{Name: aws.String("a"), Type: types.ChannelTypeStandardChannelType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.CreateChannel(ctx, &ivs.CreateChannelInput{Name: aws.String("b"), Type: types.ChannelTypeStandardChannelType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The server still serves after the garbage: a real encoder goes live.
+	publish(t, "rtmps://"+s.RTMPS+"/app/"+aws.ToString(a.StreamKey.Value))
+	waitLive(t, c, a.Channel.Arn, 20*time.Second)
+	// The account's quota of 1 concurrent stream refuses a second channel.
+	second := publish(t, "rtmps://"+s.RTMPS+"/app/"+aws.ToString(b.StreamKey.Value))
+	if !second.exited(10 * time.Second) {
+		t.Fatal("a stream over the concurrent-stream quota was accepted")
+	}
+	d := hook.waitBreach(t, "Concurrent Broadcasts")
+	if d["limit_unit"] != "active streams" || d["limit_value"] != float64(1) {
+		t.Fatalf("Concurrent Broadcasts breach: %v", d)
+	}
+	if _, err := c.StopStream(ctx, &ivs.StopStreamInput{ChannelArn: a.Channel.Arn}); err != nil {
+		t.Fatal(err)
+	}
+	waitOffline(t, c, a.Channel.Arn, 5*time.Second)
+
+	// 2560x1440 is over every channel type's 1080p limit.
+	big := publishSize(t, "rtmps://"+s.RTMPS+"/app/"+aws.ToString(b.StreamKey.Value), "2560x1440")
+	if !big.exited(20 * time.Second) {
+		t.Fatal("a 1440p stream was accepted")
+	}
+	d = hook.waitBreach(t, "Ingest Resolution")
+	if d["limit_unit"] != "total pixels" || d["limit_value"] != float64(1920*1080) || d["channel_name"] != "b" {
+		t.Fatalf("Ingest Resolution breach: %v", d)
+	}
+	if _, err := c.GetStream(ctx, &ivs.GetStreamInput{ChannelArn: b.Channel.Arn}); err == nil {
+		t.Fatal("the over-limit stream is live")
+	}
 }
