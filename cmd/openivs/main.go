@@ -13,10 +13,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/openivs/openivs/internal/config"
+	"github.com/openivs/openivs/internal/realtime/token"
 	"github.com/openivs/openivs/internal/server"
 )
 
@@ -31,6 +34,8 @@ const usage = `OpenIVS — a self-hosted, API-compatible Amazon Interactive Vide
 
 Usage:
   openivs serve [flags]   run the server (API and playback on --http-addr)
+  openivs keys [list|rotate|retire KEY-ID] [--data-dir DIR]
+                          the server's participant-token signing keys (restart the server after a change)
   openivs version         print the version
   openivs help            show this help; "openivs serve --help" lists the flags
 
@@ -51,6 +56,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "serve":
 		return serve(args[1:], stdout, stderr)
+	case "keys":
+		return keys(args[1:], stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "openivs: unknown command %q\n\n%s", args[0], usage)
 		return 2
@@ -88,6 +95,62 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err := server.Run(ctx, cfg, log, nil); err != nil {
 		log.Error("openivs stopped with an error", "err", err)
 		return 1
+	}
+	return 0
+}
+
+// keys manages the ES384 keys the server signs participant tokens with: rotate makes a new current key (tokens
+// signed with older keys keep verifying until their key is retired).
+func keys(args []string, stdout, stderr io.Writer) int {
+	var cfg config.Config
+	fs := flag.NewFlagSet("openivs keys", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.Register(fs)
+	action := "list"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		action, args = args[0], args[1:]
+	}
+	var keyID string
+	if action == "retire" {
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			fmt.Fprintln(stderr, "openivs keys retire: name the key id to retire")
+			return 2
+		}
+		keyID, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	iss, err := token.OpenIssuer(filepath.Join(cfg.DataDir, "keys", "participant-tokens"))
+	if err != nil {
+		fmt.Fprintln(stderr, "openivs keys:", err)
+		return 1
+	}
+	switch action {
+	case "list":
+	case "rotate":
+		id, err := iss.Rotate()
+		if err != nil {
+			fmt.Fprintln(stderr, "openivs keys rotate:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "new current key:", id)
+	case "retire":
+		if err := iss.Retire(keyID); err != nil {
+			fmt.Fprintln(stderr, "openivs keys retire:", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "retired:", keyID)
+	default:
+		fmt.Fprintf(stderr, "openivs keys: unknown action %q (list, rotate, retire)\n", action)
+		return 2
+	}
+	for _, id := range iss.KeyIDs() {
+		mark := " "
+		if id == iss.CurrentKeyID() {
+			mark = "*"
+		}
+		fmt.Fprintln(stdout, mark, id)
 	}
 	return 0
 }
