@@ -559,3 +559,36 @@ func TestIngestLimitsAndGarbage(t *testing.T) {
 		t.Fatal("the over-limit stream is live")
 	}
 }
+
+// TestIngestBitrateLimit: a BASIC channel at 480p or less takes 1.5 Mbps (IVS's limit); a sustained 2.5 Mbps
+// stream is disconnected with an Ingest Bitrate Limit Breach.
+func TestIngestBitrateLimit(t *testing.T) {
+	t.Parallel()
+	hook := newWebhook(t)
+	s := Start(t, Options{Args: []string{"--events-webhook-url", hook.srv.URL}})
+	c := s.IVS(Credential{}, "")
+	ctx := Ctx(t)
+	ch, err := c.CreateChannel(ctx, &ivs.CreateChannelInput{Name: aws.String("basic"), Type: types.ChannelTypeBasicChannelType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-hide_banner", "-loglevel", "warning", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2500k", "-minrate", "2500k", "-maxrate", "2500k", "-bufsize", "500k",
+		"-x264-params", "nal-hrd=cbr", "-g", "30", "-f", "flv", "rtmps://" + s.RTMPS + "/app/" + aws.ToString(ch.StreamKey.Value)}
+	p := &publisher{cmd: exec.Command("ffmpeg", args...), out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(p.stop)
+	waitLive(t, c, ch.Channel.Arn, 20*time.Second)
+	d := hook.waitBreach(t, "Ingest Bitrate")
+	if d["limit_unit"] != "bits per second" || d["limit_value"] != float64(1_500_000) || d["exceeded_by"].(float64) <= 0 {
+		t.Fatalf("Ingest Bitrate breach: %v", d)
+	}
+	waitOffline(t, c, ch.Channel.Arn, 10*time.Second)
+	if !p.exited(10 * time.Second) {
+		t.Fatal("the encoder over the bitrate limit was not disconnected")
+	}
+}
