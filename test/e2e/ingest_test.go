@@ -23,6 +23,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ivs/types"
 )
 
+// encoderSlots bounds how many ffmpeg-heavy tests run at once: real-time encoders that starve each other of CPU
+// would skew the measured framerates and bitrates the tests assert on (CI has 2 cores).
+var encoderSlots = make(chan struct{}, 2)
+
+// encoderSlot holds a slot until the test ends.
+func encoderSlot(t *testing.T) {
+	encoderSlots <- struct{}{}
+	t.Cleanup(func() { <-encoderSlots })
+}
+
 // publisher is an ffmpeg process publishing a synthetic stream (testsrc2 and a sine, x264 with a 1 s GOP, AAC).
 type publisher struct {
 	cmd  *exec.Cmd
@@ -169,6 +179,7 @@ var streamIDRE = regexp.MustCompile(`^st-[A-Za-z0-9]{23}$`)
 // stream id, its session describes the real media, events arrive in order, and StopStream cuts it.
 func TestIngestRTMPS(t *testing.T) {
 	t.Parallel()
+	encoderSlot(t)
 	hook := newWebhook(t)
 	s := Start(t, Options{Args: []string{"--events-webhook-url", hook.srv.URL, "--events-webhook-secret", "hook-secret"}})
 	c := s.IVS(Credential{}, "")
@@ -272,6 +283,7 @@ func TestIngestRTMPS(t *testing.T) {
 // refused; the server keeps serving.
 func TestIngestRefusals(t *testing.T) {
 	t.Parallel()
+	encoderSlot(t)
 	s := Start(t, Options{})
 	c := s.IVS(Credential{}, "")
 	ctx := Ctx(t)
@@ -345,6 +357,7 @@ func waitHealth(t *testing.T, c *ivs.Client, arn *string, want types.StreamHealt
 // disconnected after 30 s without media.
 func TestIngestStarvation(t *testing.T) {
 	t.Parallel()
+	encoderSlot(t)
 	hook := newWebhook(t)
 	s := Start(t, Options{Args: []string{"--events-webhook-url", hook.srv.URL}})
 	c := s.IVS(Credential{}, "")
@@ -407,6 +420,7 @@ func publishSRT(t *testing.T, addr, key, passphrase string) *publisher {
 // the MPEG-TS; without the passphrase, or with a wrong one, it is refused unless the channel allows insecure ingest.
 func TestIngestSRT(t *testing.T) {
 	t.Parallel()
+	encoderSlot(t)
 	s := Start(t, Options{})
 	c := s.IVS(Credential{}, "")
 	ctx := Ctx(t)
@@ -483,6 +497,7 @@ func (w *webhook) waitBreach(t *testing.T, limit string) map[string]any {
 // account's concurrent-stream quota and a channel type's resolution limit refuse publishers with IVS Limit Breach.
 func TestIngestLimitsAndGarbage(t *testing.T) {
 	t.Parallel()
+	encoderSlot(t)
 	hook := newWebhook(t)
 	s := Start(t, Options{Args: []string{"--events-webhook-url", hook.srv.URL, "--quota-concurrent-streams", "1"}})
 	c := s.IVS(Credential{}, "")
@@ -564,6 +579,7 @@ func TestIngestLimitsAndGarbage(t *testing.T) {
 // stream is disconnected with an Ingest Bitrate Limit Breach.
 func TestIngestBitrateLimit(t *testing.T) {
 	t.Parallel()
+	encoderSlot(t)
 	hook := newWebhook(t)
 	s := Start(t, Options{Args: []string{"--events-webhook-url", hook.srv.URL}})
 	c := s.IVS(Credential{}, "")
