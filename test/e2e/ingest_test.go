@@ -48,22 +48,28 @@ func publish(t *testing.T, url string) *publisher {
 
 func publishSize(t *testing.T, url, size string) *publisher {
 	t.Helper()
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		t.Fatalf("ffmpeg is required (scripts/test.sh installs it): %v", err)
-	}
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "high", "-pix_fmt", "yuv420p",
 		"-g", "30", "-b:v", "800k", "-c:a", "aac", "-b:a", "96k", "-ar", "44100", "-ac", "2",
 		"-f", "flv", url}
+	return startFFmpeg(t, args)
+}
+
+// startFFmpeg runs ffmpeg with args until it exits or the test ends.
+func startFFmpeg(t *testing.T, args []string) *publisher {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Fatalf("ffmpeg is required (scripts/test.sh installs it): %v", err)
+	}
 	p := &publisher{cmd: exec.Command("ffmpeg", args...), out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.stop() })
+	t.Cleanup(p.stop)
 	return p
 }
 
@@ -406,14 +412,7 @@ func publishSRT(t *testing.T, addr, key, passphrase string) *publisher {
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p", "-g", "30", "-b:v", "800k",
 		"-c:a", "aac", "-b:a", "96k", "-ar", "48000", "-ac", "2", "-f", "mpegts", u}
-	p := &publisher{cmd: exec.Command("ffmpeg", args...), out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { p.stop() })
-	return p
+	return startFFmpeg(t, args)
 }
 
 // TestIngestSRT: SRT with the stream key as streamid and the channel's passphrase goes live and is described from
@@ -591,13 +590,7 @@ func TestIngestBitrateLimit(t *testing.T) {
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
 		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2500k", "-minrate", "2500k", "-maxrate", "2500k", "-bufsize", "500k",
 		"-x264-params", "nal-hrd=cbr", "-g", "30", "-f", "flv", "rtmps://" + s.RTMPS + "/app/" + aws.ToString(ch.StreamKey.Value)}
-	p := &publisher{cmd: exec.Command("ffmpeg", args...), out: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(p.stop)
+	p := startFFmpeg(t, args)
 	waitLive(t, c, ch.Channel.Arn, 20*time.Second)
 	d := hook.waitBreach(t, "Ingest Bitrate")
 	if d["limit_unit"] != "bits per second" || d["limit_value"] != float64(1_500_000) || d["exceeded_by"].(float64) <= 0 {
