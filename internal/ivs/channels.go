@@ -6,6 +6,7 @@ import (
 
 	"github.com/openivs/openivs/internal/arn"
 	"github.com/openivs/openivs/internal/awsapi"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -151,10 +152,10 @@ func (p *Provider) apply(ctx context.Context, tx store.Tx, d *channelDoc, s chan
 			continue
 		}
 		if *ref.in != "" {
-			if _, err := resolve(ctx, *ref.in, ref.typ, false); err != nil {
+			if _, err := resource.Resolve(ctx, *ref.in, ref.typ, false); err != nil {
 				return err
 			}
-			if _, err := get(ctx, tx, *ref.in, ref.typ); err != nil {
+			if _, err := resource.Get(ctx, tx, *ref.in, ref.typ); err != nil {
 				return err
 			}
 		}
@@ -186,11 +187,11 @@ func (p *Provider) CreateChannel(ctx context.Context, in *ivsapi.CreateChannelRe
 			return err
 		}
 		now := p.now()
-		ch, err := newResource(ctx, TypeChannel, d.Name, in.Tags, &d, now)
+		ch, err := resource.New(ctx, TypeChannel, d.Name, in.Tags, &d, now)
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(ctx, tx, TypeChannel, p.cfg.Quotas.Channels); err != nil {
+		if err := resource.CheckQuota(ctx, tx, TypeChannel, p.cfg.Quotas.Channels); err != nil {
 			return err
 		}
 		ch.Refs = d.refs()
@@ -213,7 +214,7 @@ func (p *Provider) CreateChannel(ctx context.Context, in *ivsapi.CreateChannelRe
 
 // GetChannel returns a channel.
 func (p *Provider) GetChannel(ctx context.Context, in *ivsapi.GetChannelRequest) (*ivsapi.GetChannelResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeChannel, true); err != nil {
 		return nil, err
 	}
 	r, err := p.load(ctx, *in.Arn, TypeChannel)
@@ -221,7 +222,7 @@ func (p *Provider) GetChannel(ctx context.Context, in *ivsapi.GetChannelRequest)
 		return nil, err
 	}
 	var d channelDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	c := p.renderChannel(r, &d)
@@ -239,7 +240,7 @@ func (p *Provider) BatchGetChannel(ctx context.Context, in *ivsapi.BatchGetChann
 				continue
 			}
 			var d channelDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			out.Channels = append(out.Channels, p.renderChannel(r, &d))
@@ -253,10 +254,10 @@ func (p *Provider) BatchGetChannel(ctx context.Context, in *ivsapi.BatchGetChann
 }
 
 func (p *Provider) batchGet(ctx context.Context, tx store.Tx, a, typ string) (*store.Resource, error) {
-	if _, err := resolve(ctx, a, typ, true); err != nil {
+	if _, err := resource.Resolve(ctx, a, typ, true); err != nil {
 		return nil, err
 	}
-	return get(ctx, tx, a, typ)
+	return resource.Get(ctx, tx, a, typ)
 }
 
 func batchError(a string, err error) ivsapi.BatchError {
@@ -299,7 +300,7 @@ func (p *Provider) ListChannels(ctx context.Context, in *ivsapi.ListChannelsRequ
 		}
 		for _, r := range rs {
 			var d channelDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			out.Channels = append(out.Channels, renderChannelSummary(r, &d))
@@ -315,12 +316,12 @@ func (p *Provider) ListChannels(ctx context.Context, in *ivsapi.ListChannelsRequ
 
 // UpdateChannel changes an offline channel.
 func (p *Provider) UpdateChannel(ctx context.Context, in *ivsapi.UpdateChannelRequest) (*ivsapi.UpdateChannelResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeChannel, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.UpdateChannelResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeChannel)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypeChannel)
 		if err != nil {
 			return err
 		}
@@ -328,7 +329,7 @@ func (p *Provider) UpdateChannel(ctx context.Context, in *ivsapi.UpdateChannelRe
 			return ivsapi.NewConflictException("Live channels cannot be updated: %s", r.ARN)
 		}
 		var d channelDoc
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		err = p.apply(ctx, tx, &d, channelSettings{Name: in.Name, LatencyMode: in.LatencyMode, Type: in.Type,
@@ -339,7 +340,7 @@ func (p *Provider) UpdateChannel(ctx context.Context, in *ivsapi.UpdateChannelRe
 			return err
 		}
 		r.Name, r.Refs = d.Name, d.refs()
-		if err := encode(r, &d); err != nil {
+		if err := resource.Encode(r, &d); err != nil {
 			return err
 		}
 		if err := tx.Update(ctx, r); err != nil {
@@ -357,11 +358,11 @@ func (p *Provider) UpdateChannel(ctx context.Context, in *ivsapi.UpdateChannelRe
 
 // DeleteChannel deletes an offline channel with its stream keys, sessions and revocations.
 func (p *Provider) DeleteChannel(ctx context.Context, in *ivsapi.DeleteChannelRequest) error {
-	if _, err := resolve(ctx, *in.Arn, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeChannel, true); err != nil {
 		return err
 	}
 	return p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeChannel)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypeChannel)
 		if err != nil {
 			return err
 		}

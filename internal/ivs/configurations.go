@@ -3,6 +3,7 @@ package ivs
 import (
 	"context"
 
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -12,7 +13,7 @@ import (
 
 // deleteUnreferenced deletes a configuration that no channel refers to, or answers ConflictException.
 func deleteUnreferenced(ctx context.Context, tx store.Tx, arnStr, typ, what string) error {
-	if _, err := get(ctx, tx, arnStr, typ); err != nil {
+	if _, err := resource.Get(ctx, tx, arnStr, typ); err != nil {
 		return err
 	}
 	refs, err := tx.Referrers(ctx, arnStr, 1)
@@ -79,11 +80,11 @@ func (p *Provider) CreateRecordingConfiguration(ctx context.Context, in *ivsapi.
 	}
 	out := &ivsapi.CreateRecordingConfigurationResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := newResource(ctx, TypeRecordingConfiguration, str(in.Name), in.Tags, &d, p.now())
+		r, err := resource.New(ctx, TypeRecordingConfiguration, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(ctx, tx, TypeRecordingConfiguration, p.cfg.Quotas.RecordingConfigurations); err != nil {
+		if err := resource.CheckQuota(ctx, tx, TypeRecordingConfiguration, p.cfg.Quotas.RecordingConfigurations); err != nil {
 			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {
@@ -100,12 +101,12 @@ func (p *Provider) CreateRecordingConfiguration(ctx context.Context, in *ivsapi.
 }
 
 func (p *Provider) loadRecordingConfiguration(ctx context.Context, tx store.Tx, a string) (*ivsapi.RecordingConfiguration, error) {
-	r, err := get(ctx, tx, a, TypeRecordingConfiguration)
+	r, err := resource.Get(ctx, tx, a, TypeRecordingConfiguration)
 	if err != nil {
 		return nil, err
 	}
 	var d ivsapi.RecordingConfiguration
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	rc := renderRecordingConfiguration(r, &d)
@@ -114,7 +115,7 @@ func (p *Provider) loadRecordingConfiguration(ctx context.Context, tx store.Tx, 
 
 // GetRecordingConfiguration returns a recording configuration.
 func (p *Provider) GetRecordingConfiguration(ctx context.Context, in *ivsapi.GetRecordingConfigurationRequest) (*ivsapi.GetRecordingConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeRecordingConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeRecordingConfiguration, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.GetRecordingConfigurationResponse{}
@@ -139,7 +140,7 @@ func (p *Provider) ListRecordingConfigurations(ctx context.Context, in *ivsapi.L
 		}
 		for _, r := range rs {
 			var d ivsapi.RecordingConfiguration
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			out.RecordingConfigurations = append(out.RecordingConfigurations, ivsapi.RecordingConfigurationSummary{
@@ -156,7 +157,7 @@ func (p *Provider) ListRecordingConfigurations(ctx context.Context, in *ivsapi.L
 
 // DeleteRecordingConfiguration deletes a recording configuration no channel uses.
 func (p *Provider) DeleteRecordingConfiguration(ctx context.Context, in *ivsapi.DeleteRecordingConfigurationRequest) error {
-	if _, err := resolve(ctx, *in.Arn, TypeRecordingConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeRecordingConfiguration, true); err != nil {
 		return err
 	}
 	return p.st.Update(ctx, func(tx store.Tx) error {
@@ -187,11 +188,11 @@ func (p *Provider) CreatePlaybackRestrictionPolicy(ctx context.Context, in *ivsa
 		EnableStrictOriginEnforcement: in.EnableStrictOriginEnforcement}
 	out := &ivsapi.CreatePlaybackRestrictionPolicyResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := newResource(ctx, TypePlaybackRestrictionPolicy, str(in.Name), in.Tags, &d, p.now())
+		r, err := resource.New(ctx, TypePlaybackRestrictionPolicy, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(ctx, tx, TypePlaybackRestrictionPolicy, p.cfg.Quotas.PlaybackRestrictionPolicies); err != nil {
+		if err := resource.CheckQuota(ctx, tx, TypePlaybackRestrictionPolicy, p.cfg.Quotas.PlaybackRestrictionPolicies); err != nil {
 			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {
@@ -209,17 +210,17 @@ func (p *Provider) CreatePlaybackRestrictionPolicy(ctx context.Context, in *ivsa
 
 // GetPlaybackRestrictionPolicy returns a policy.
 func (p *Provider) GetPlaybackRestrictionPolicy(ctx context.Context, in *ivsapi.GetPlaybackRestrictionPolicyRequest) (*ivsapi.GetPlaybackRestrictionPolicyResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypePlaybackRestrictionPolicy, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypePlaybackRestrictionPolicy, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.GetPlaybackRestrictionPolicyResponse{}
 	err := p.st.View(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypePlaybackRestrictionPolicy)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypePlaybackRestrictionPolicy)
 		if err != nil {
 			return err
 		}
 		var d ivsapi.PlaybackRestrictionPolicy
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		pol := renderPolicy(r, &d)
@@ -243,7 +244,7 @@ func (p *Provider) ListPlaybackRestrictionPolicies(ctx context.Context, in *ivsa
 		}
 		for _, r := range rs {
 			var d ivsapi.PlaybackRestrictionPolicy
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			pol := renderPolicy(r, &d)
@@ -260,17 +261,17 @@ func (p *Provider) ListPlaybackRestrictionPolicies(ctx context.Context, in *ivsa
 
 // UpdatePlaybackRestrictionPolicy changes the members given.
 func (p *Provider) UpdatePlaybackRestrictionPolicy(ctx context.Context, in *ivsapi.UpdatePlaybackRestrictionPolicyRequest) (*ivsapi.UpdatePlaybackRestrictionPolicyResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypePlaybackRestrictionPolicy, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypePlaybackRestrictionPolicy, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.UpdatePlaybackRestrictionPolicyResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypePlaybackRestrictionPolicy)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypePlaybackRestrictionPolicy)
 		if err != nil {
 			return err
 		}
 		var d ivsapi.PlaybackRestrictionPolicy
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		if in.AllowedCountries != nil {
@@ -285,7 +286,7 @@ func (p *Provider) UpdatePlaybackRestrictionPolicy(ctx context.Context, in *ivsa
 		if in.Name != nil {
 			r.Name = *in.Name
 		}
-		if err := encode(r, &d); err != nil {
+		if err := resource.Encode(r, &d); err != nil {
 			return err
 		}
 		if err := tx.Update(ctx, r); err != nil {
@@ -303,7 +304,7 @@ func (p *Provider) UpdatePlaybackRestrictionPolicy(ctx context.Context, in *ivsa
 
 // DeletePlaybackRestrictionPolicy deletes a policy no channel uses.
 func (p *Provider) DeletePlaybackRestrictionPolicy(ctx context.Context, in *ivsapi.DeletePlaybackRestrictionPolicyRequest) error {
-	if _, err := resolve(ctx, *in.Arn, TypePlaybackRestrictionPolicy, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypePlaybackRestrictionPolicy, true); err != nil {
 		return err
 	}
 	return p.st.Update(ctx, func(tx store.Tx) error {
@@ -324,11 +325,11 @@ func (p *Provider) CreateAdConfiguration(ctx context.Context, in *ivsapi.CreateA
 	d := ivsapi.AdConfiguration{MediaTailorPlaybackConfigurations: in.MediaTailorPlaybackConfigurations}
 	out := &ivsapi.CreateAdConfigurationResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := newResource(ctx, TypeAdConfiguration, str(in.Name), in.Tags, &d, p.now())
+		r, err := resource.New(ctx, TypeAdConfiguration, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(ctx, tx, TypeAdConfiguration, p.cfg.Quotas.AdConfigurations); err != nil {
+		if err := resource.CheckQuota(ctx, tx, TypeAdConfiguration, p.cfg.Quotas.AdConfigurations); err != nil {
 			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {
@@ -346,17 +347,17 @@ func (p *Provider) CreateAdConfiguration(ctx context.Context, in *ivsapi.CreateA
 
 // GetAdConfiguration returns an ad configuration.
 func (p *Provider) GetAdConfiguration(ctx context.Context, in *ivsapi.GetAdConfigurationRequest) (*ivsapi.GetAdConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeAdConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeAdConfiguration, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.GetAdConfigurationResponse{}
 	err := p.st.View(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeAdConfiguration)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypeAdConfiguration)
 		if err != nil {
 			return err
 		}
 		var d ivsapi.AdConfiguration
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		ac := renderAdConfiguration(r, &d)
@@ -380,7 +381,7 @@ func (p *Provider) ListAdConfigurations(ctx context.Context, in *ivsapi.ListAdCo
 		}
 		for _, r := range rs {
 			var d ivsapi.AdConfiguration
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			out.AdConfigurations = append(out.AdConfigurations, ivsapi.AdConfigurationSummary(renderAdConfiguration(r, &d)))
@@ -396,7 +397,7 @@ func (p *Provider) ListAdConfigurations(ctx context.Context, in *ivsapi.ListAdCo
 
 // DeleteAdConfiguration deletes an ad configuration no channel uses.
 func (p *Provider) DeleteAdConfiguration(ctx context.Context, in *ivsapi.DeleteAdConfigurationRequest) error {
-	if _, err := resolve(ctx, *in.Arn, TypeAdConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeAdConfiguration, true); err != nil {
 		return err
 	}
 	return p.st.Update(ctx, func(tx store.Tx) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/openivs/openivs/internal/awsapi"
 	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/live"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -32,7 +33,7 @@ func (p *Provider) ResolveStreamKey(ctx context.Context, value string) (ingest.C
 		}
 		for _, k := range keys {
 			var kd streamKeyDoc
-			if err := decode(k, &kd); err != nil {
+			if err := resource.Decode(k, &kd); err != nil {
 				return err
 			}
 			if subtle.ConstantTimeCompare([]byte(kd.Value), []byte(value)) != 1 {
@@ -45,7 +46,7 @@ func (p *Provider) ResolveStreamKey(ctx context.Context, value string) (ingest.C
 				return err
 			}
 			var d channelDoc
-			if err := decode(c, &d); err != nil {
+			if err := resource.Decode(c, &d); err != nil {
 				return err
 			}
 			ch = ingest.Channel{
@@ -82,7 +83,7 @@ func (p *Provider) StreamStarted(ctx context.Context, s live.Snapshot) {
 			return err
 		}
 		var d channelDoc
-		if err := decode(c, &d); err != nil {
+		if err := resource.Decode(c, &d); err != nil {
 			return err
 		}
 		ch := p.renderChannel(c, &d)
@@ -100,7 +101,7 @@ func (p *Provider) StreamStarted(ctx context.Context, s live.Snapshot) {
 		r := &store.Resource{ARN: sessionARN(s), Account: s.Channel.Account, Region: s.Channel.Region,
 			Type: TypeStreamSession, ID: s.StreamID, Name: s.StreamID, Parent: s.Channel.ARN,
 			Tags: map[string]string{}, Created: s.StartTime}
-		if err := encode(r, &SessionDoc{Session: sess}); err != nil {
+		if err := resource.Encode(r, &SessionDoc{Session: sess}); err != nil {
 			return err
 		}
 		return tx.Insert(ctx, r)
@@ -160,11 +161,11 @@ func (p *Provider) updateSession(ctx context.Context, s live.Snapshot, change fu
 			return err
 		}
 		var d SessionDoc
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		change(&d)
-		if err := encode(r, &d); err != nil {
+		if err := resource.Encode(r, &d); err != nil {
 			return err
 		}
 		return tx.Update(ctx, r)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -71,18 +72,18 @@ func (p *Provider) ImportPlaybackKeyPair(ctx context.Context, in *ivsapi.ImportP
 	}
 	out := &ivsapi.ImportPlaybackKeyPairResponse{}
 	err = p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := newResource(ctx, TypePlaybackKeyPair, str(in.Name), in.Tags, &d, p.now())
+		r, err := resource.New(ctx, TypePlaybackKeyPair, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
 			return err
 		}
-		c := caller(ctx)
+		c := resource.Caller(ctx)
 		existing, err := tx.List(ctx, store.ListQuery{Account: c.AccountID, Region: c.Region, Type: TypePlaybackKeyPair})
 		if err != nil {
 			return err
 		}
 		for _, e := range existing {
 			var ed keyPairDoc
-			if err := decode(e, &ed); err != nil {
+			if err := resource.Decode(e, &ed); err != nil {
 				return err
 			}
 			if ed.Fingerprint == d.Fingerprint {
@@ -107,17 +108,17 @@ func (p *Provider) ImportPlaybackKeyPair(ctx context.Context, in *ivsapi.ImportP
 
 // GetPlaybackKeyPair returns a key pair's name, fingerprint and tags.
 func (p *Provider) GetPlaybackKeyPair(ctx context.Context, in *ivsapi.GetPlaybackKeyPairRequest) (*ivsapi.GetPlaybackKeyPairResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypePlaybackKeyPair, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypePlaybackKeyPair, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.GetPlaybackKeyPairResponse{}
 	err := p.st.View(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypePlaybackKeyPair)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypePlaybackKeyPair)
 		if err != nil {
 			return err
 		}
 		var d keyPairDoc
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		k := renderKeyPair(r, &d)
@@ -153,11 +154,11 @@ func (p *Provider) ListPlaybackKeyPairs(ctx context.Context, in *ivsapi.ListPlay
 
 // DeletePlaybackKeyPair deletes a key pair: tokens signed with its private key stop being accepted.
 func (p *Provider) DeletePlaybackKeyPair(ctx context.Context, in *ivsapi.DeletePlaybackKeyPairRequest) (*ivsapi.DeletePlaybackKeyPairResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypePlaybackKeyPair, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypePlaybackKeyPair, true); err != nil {
 		return nil, err
 	}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := get(ctx, tx, *in.Arn, TypePlaybackKeyPair); err != nil {
+		if _, err := resource.Get(ctx, tx, *in.Arn, TypePlaybackKeyPair); err != nil {
 			return err
 		}
 		return tx.Delete(ctx, *in.Arn)

@@ -6,19 +6,16 @@ package ivs
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/openivs/openivs/internal/arn"
-	"github.com/openivs/openivs/internal/awsapi"
 	"github.com/openivs/openivs/internal/pagetoken"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -139,108 +136,10 @@ func trimSlash(s string) string {
 	return s
 }
 
-// caller returns the account and region of the request.
-func caller(ctx context.Context) awsapi.Caller {
-	c, _ := awsapi.CallerFrom(ctx)
-	return c
-}
-
-// resolve checks that an ARN names a resource of the expected type that the caller may see, and returns its
-// parsed form. ARNs of other accounts are refused (AccessDeniedException where the operation models it, else not
-// found); ARNs of another region are not found, as a regional endpoint would answer.
-func resolve(ctx context.Context, s, typ string, accessDenied bool) (arn.ARN, error) {
-	a, err := arn.Parse(s)
-	if err != nil || a.Service != "ivs" || (typ != "" && a.Type != typ) {
-		return a, ivsapi.NewResourceNotFoundException("Resource: %s not found", s)
-	}
-	c := caller(ctx)
-	if a.Account != c.AccountID {
-		if accessDenied {
-			return a, ivsapi.NewAccessDeniedException("User: arn:aws:iam::%s:user/%s is not authorized to access resource: %s",
-				c.AccountID, c.AccessKeyID, s)
-		}
-		return a, ivsapi.NewResourceNotFoundException("Resource: %s not found", s)
-	}
-	if a.Region != c.Region {
-		return a, ivsapi.NewResourceNotFoundException("Resource: %s not found", s)
-	}
-	return a, nil
-}
-
-// get loads a resource of the caller's, or answers ResourceNotFoundException.
-func get(ctx context.Context, tx store.Tx, arnStr, typ string) (*store.Resource, error) {
-	r, err := tx.Get(ctx, arnStr)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && r.Type != typ) {
-		return nil, ivsapi.NewResourceNotFoundException("Resource: %s not found", arnStr)
-	}
-	return r, err
-}
-
-// load reads one resource of the caller's outside a transaction (possibly from the store's cache), or answers
+// load reads one resource outside a transaction (possibly from the store's cache), or answers
 // ResourceNotFoundException.
 func (p *Provider) load(ctx context.Context, arnStr, typ string) (*store.Resource, error) {
-	r, err := p.st.Get(ctx, arnStr)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && r.Type != typ) {
-		return nil, ivsapi.NewResourceNotFoundException("Resource: %s not found", arnStr)
-	}
-	return r, err
-}
-
-// newResource prepares a resource of the caller's with a fresh id.
-func newResource(ctx context.Context, typ, name string, tags map[string]string, doc any, now time.Time) (*store.Resource, error) {
-	if err := checkTagKeys(tags); err != nil {
-		return nil, err
-	}
-	c := caller(ctx)
-	id := arn.NewID()
-	data, err := json.Marshal(doc)
-	if err != nil {
-		return nil, fmt.Errorf("ivs: encode %s: %w", typ, err)
-	}
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	return &store.Resource{ARN: arn.New(c.Region, c.AccountID, typ, id), Account: c.AccountID, Region: c.Region,
-		Type: typ, ID: id, Name: name, Tags: tags, Data: data, Created: now.UTC()}, nil
-}
-
-// checkTagKeys refuses the "aws:" prefix, which AWS reserves.
-func checkTagKeys(tags map[string]string) error {
-	for k := range tags {
-		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return ivsapi.NewValidationException("Tag keys starting with 'aws:' are reserved for AWS use: %s", k)
-		}
-	}
-	return nil
-}
-
-func decode(r *store.Resource, doc any) error {
-	if err := json.Unmarshal(r.Data, doc); err != nil {
-		return fmt.Errorf("ivs: decode %s %s: %w", r.Type, r.ID, err)
-	}
-	return nil
-}
-
-func encode(r *store.Resource, doc any) error {
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return fmt.Errorf("ivs: encode %s %s: %w", r.Type, r.ID, err)
-	}
-	r.Data = b
-	return nil
-}
-
-// checkQuota answers ServiceQuotaExceededException when the caller already has limit resources of the type.
-func checkQuota(ctx context.Context, tx store.Tx, typ string, limit int) error {
-	c := caller(ctx)
-	n, err := tx.Count(ctx, c.AccountID, c.Region, typ)
-	if err != nil {
-		return err
-	}
-	if n >= limit {
-		return ivsapi.NewServiceQuotaExceededException("Request would exceed the limit of %d resources of type %s for this account in %s", limit, typ, c.Region)
-	}
-	return nil
+	return resource.Load(ctx, p.st, arnStr, typ)
 }
 
 // page runs a paginated list query. scope must name the operation and every filter, so a token from one query
@@ -252,7 +151,7 @@ type page struct {
 }
 
 func (p *Provider) list(ctx context.Context, tx store.Tx, pg page, token *string, maxResults *int64) ([]*store.Resource, *string, error) {
-	c := caller(ctx)
+	c := resource.Caller(ctx)
 	pg.q.Account, pg.q.Region = c.AccountID, c.Region
 	scope := c.AccountID + "/" + c.Region + "/" + pg.scope
 	if token != nil && *token != "" {

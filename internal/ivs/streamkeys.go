@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/openivs/openivs/internal/arn"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -19,7 +20,7 @@ func renderStreamKey(r *store.Resource, d *streamKeyDoc) ivsapi.StreamKey {
 
 // insertStreamKey creates the stream key of channel ch; a channel has at most one.
 func (p *Provider) insertStreamKey(ctx context.Context, tx store.Tx, ch *store.Resource, tags map[string]string) (*ivsapi.StreamKey, error) {
-	r, err := newResource(ctx, TypeStreamKey, "", tags, struct{}{}, p.now())
+	r, err := resource.New(ctx, TypeStreamKey, "", tags, struct{}{}, p.now())
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +34,7 @@ func (p *Provider) insertStreamKey(ctx context.Context, tx store.Tx, ch *store.R
 		}
 	}
 	d := streamKeyDoc{Value: arn.StreamKeyValue(r.Region, r.ID)}
-	if err := encode(r, &d); err != nil {
+	if err := resource.Encode(r, &d); err != nil {
 		return nil, err
 	}
 	r.Parent = ch.ARN
@@ -46,12 +47,12 @@ func (p *Provider) insertStreamKey(ctx context.Context, tx store.Tx, ch *store.R
 
 // CreateStreamKey creates the stream key of a channel that has none.
 func (p *Provider) CreateStreamKey(ctx context.Context, in *ivsapi.CreateStreamKeyRequest) (*ivsapi.CreateStreamKeyResponse, error) {
-	if _, err := resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.CreateStreamKeyResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		ch, err := get(ctx, tx, *in.ChannelArn, TypeChannel)
+		ch, err := resource.Get(ctx, tx, *in.ChannelArn, TypeChannel)
 		if err != nil {
 			return err
 		}
@@ -66,7 +67,7 @@ func (p *Provider) CreateStreamKey(ctx context.Context, in *ivsapi.CreateStreamK
 
 // GetStreamKey returns a stream key with its value.
 func (p *Provider) GetStreamKey(ctx context.Context, in *ivsapi.GetStreamKeyRequest) (*ivsapi.GetStreamKeyResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeStreamKey, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeStreamKey, true); err != nil {
 		return nil, err
 	}
 	r, err := p.load(ctx, *in.Arn, TypeStreamKey)
@@ -74,7 +75,7 @@ func (p *Provider) GetStreamKey(ctx context.Context, in *ivsapi.GetStreamKeyRequ
 		return nil, err
 	}
 	var d streamKeyDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	k := renderStreamKey(r, &d)
@@ -92,7 +93,7 @@ func (p *Provider) BatchGetStreamKey(ctx context.Context, in *ivsapi.BatchGetStr
 				continue
 			}
 			var d streamKeyDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			out.StreamKeys = append(out.StreamKeys, renderStreamKey(r, &d))
@@ -107,12 +108,12 @@ func (p *Provider) BatchGetStreamKey(ctx context.Context, in *ivsapi.BatchGetStr
 
 // ListStreamKeys lists a channel's stream keys (without their values).
 func (p *Provider) ListStreamKeys(ctx context.Context, in *ivsapi.ListStreamKeysRequest) (*ivsapi.ListStreamKeysResponse, error) {
-	if _, err := resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.ListStreamKeysResponse{StreamKeys: []ivsapi.StreamKeySummary{}}
 	err := p.st.View(ctx, func(tx store.Tx) error {
-		if _, err := get(ctx, tx, *in.ChannelArn, TypeChannel); err != nil {
+		if _, err := resource.Get(ctx, tx, *in.ChannelArn, TypeChannel); err != nil {
 			return err
 		}
 		pg := page{scope: "ListStreamKeys/" + *in.ChannelArn, max: 1, q: store.ListQuery{Type: TypeStreamKey, Parent: *in.ChannelArn}}
@@ -134,11 +135,11 @@ func (p *Provider) ListStreamKeys(ctx context.Context, in *ivsapi.ListStreamKeys
 
 // DeleteStreamKey deletes a stream key; its channel then accepts no encoder until a new key is created.
 func (p *Provider) DeleteStreamKey(ctx context.Context, in *ivsapi.DeleteStreamKeyRequest) error {
-	if _, err := resolve(ctx, *in.Arn, TypeStreamKey, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeStreamKey, true); err != nil {
 		return err
 	}
 	return p.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := get(ctx, tx, *in.Arn, TypeStreamKey); err != nil {
+		if _, err := resource.Get(ctx, tx, *in.Arn, TypeStreamKey); err != nil {
 			return err
 		}
 		return tx.Delete(ctx, *in.Arn)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openivs/openivs/internal/arn"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -18,7 +19,7 @@ const MaxMetadataBytes = 1024
 
 // channelExists answers ResourceNotFoundException unless the caller has the channel.
 func (p *Provider) channelExists(ctx context.Context, channelARN string) error {
-	if _, err := resolve(ctx, channelARN, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, channelARN, TypeChannel, true); err != nil {
 		return err
 	}
 	_, err := p.load(ctx, channelARN, TypeChannel)
@@ -52,7 +53,7 @@ func (p *Provider) GetStream(ctx context.Context, in *ivsapi.GetStreamRequest) (
 
 // ListStreams lists the caller's live streams, oldest first.
 func (p *Provider) ListStreams(ctx context.Context, in *ivsapi.ListStreamsRequest) (*ivsapi.ListStreamsResponse, error) {
-	c := caller(ctx)
+	c := resource.Caller(ctx)
 	streams := p.live.Streams(c.AccountID, c.Region)
 	scope := c.AccountID + "/" + c.Region + "/ListStreams"
 	if in.FilterBy != nil && in.FilterBy.Health != nil {
@@ -115,7 +116,7 @@ func (p *Provider) PutMetadata(ctx context.Context, in *ivsapi.PutMetadataReques
 
 // InsertAdBreak marks an ad break in the live stream of a channel that has an ad configuration.
 func (p *Provider) InsertAdBreak(ctx context.Context, in *ivsapi.InsertAdBreakRequest) (*ivsapi.InsertAdBreakResponse, error) {
-	if _, err := resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
 		return nil, err
 	}
 	r, err := p.load(ctx, *in.ChannelArn, TypeChannel)
@@ -123,7 +124,7 @@ func (p *Provider) InsertAdBreak(ctx context.Context, in *ivsapi.InsertAdBreakRe
 		return nil, err
 	}
 	var d channelDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	if d.AdConfigurationArn == "" {
@@ -145,7 +146,7 @@ type SessionDoc struct {
 }
 
 func (p *Provider) loadSessions(ctx context.Context, tx store.Tx, channelARN string) ([]*store.Resource, error) {
-	if _, err := get(ctx, tx, channelARN, TypeChannel); err != nil {
+	if _, err := resource.Get(ctx, tx, channelARN, TypeChannel); err != nil {
 		return nil, err
 	}
 	return tx.Children(ctx, channelARN)
@@ -153,7 +154,7 @@ func (p *Provider) loadSessions(ctx context.Context, tx store.Tx, channelARN str
 
 // GetStreamSession returns a stream session of the channel: the one named, or the most recent.
 func (p *Provider) GetStreamSession(ctx context.Context, in *ivsapi.GetStreamSessionRequest) (*ivsapi.GetStreamSessionResponse, error) {
-	if _, err := resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
 		return nil, err
 	}
 	out := &ivsapi.GetStreamSessionResponse{}
@@ -175,7 +176,7 @@ func (p *Provider) GetStreamSession(ctx context.Context, in *ivsapi.GetStreamSes
 			return ivsapi.NewResourceNotFoundException("Channel %s has no stream sessions", *in.ChannelArn)
 		}
 		var d SessionDoc
-		if err := decode(found, &d); err != nil {
+		if err := resource.Decode(found, &d); err != nil {
 			return err
 		}
 		out.StreamSession = &d.Session
@@ -189,10 +190,10 @@ func (p *Provider) GetStreamSession(ctx context.Context, in *ivsapi.GetStreamSes
 
 // ListStreamSessions lists the channel's stream sessions, newest first.
 func (p *Provider) ListStreamSessions(ctx context.Context, in *ivsapi.ListStreamSessionsRequest) (*ivsapi.ListStreamSessionsResponse, error) {
-	if _, err := resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.ChannelArn, TypeChannel, true); err != nil {
 		return nil, err
 	}
-	c := caller(ctx)
+	c := resource.Caller(ctx)
 	scope := c.AccountID + "/" + c.Region + "/ListStreamSessions/" + *in.ChannelArn
 	out := &ivsapi.ListStreamSessionsResponse{StreamSessions: []ivsapi.StreamSessionSummary{}}
 	err := p.st.View(ctx, func(tx store.Tx) error {
@@ -224,7 +225,7 @@ func (p *Provider) ListStreamSessions(ctx context.Context, in *ivsapi.ListStream
 				break
 			}
 			var d SessionDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			out.StreamSessions = append(out.StreamSessions, ivsapi.StreamSessionSummary{StreamId: d.Session.StreamId,
@@ -254,21 +255,21 @@ func RevocationARN(channel arn.ARN, viewerID string) (key, id string) {
 }
 
 func (p *Provider) revoke(ctx context.Context, tx store.Tx, channelARN, viewerID string, version int64) error {
-	ch, err := resolve(ctx, channelARN, TypeChannel, true)
+	ch, err := resource.Resolve(ctx, channelARN, TypeChannel, true)
 	if err != nil {
 		return err
 	}
-	if _, err := get(ctx, tx, channelARN, TypeChannel); err != nil {
+	if _, err := resource.Get(ctx, tx, channelARN, TypeChannel); err != nil {
 		return err
 	}
 	key, id := RevocationARN(ch, viewerID)
 	r, err := tx.Get(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		c := caller(ctx)
+		c := resource.Caller(ctx)
 		r = &store.Resource{ARN: key, Account: c.AccountID, Region: c.Region, Type: TypeViewerRevocation,
 			ID: id, Parent: channelARN, Tags: map[string]string{}, Created: p.now().UTC()}
-		if err := encode(r, &RevocationDoc{ViewerID: viewerID, Version: version}); err != nil {
+		if err := resource.Encode(r, &RevocationDoc{ViewerID: viewerID, Version: version}); err != nil {
 			return err
 		}
 		return tx.Insert(ctx, r)
@@ -276,14 +277,14 @@ func (p *Provider) revoke(ctx context.Context, tx store.Tx, channelARN, viewerID
 		return err
 	}
 	var d RevocationDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return err
 	}
 	if version <= d.Version {
 		return nil
 	}
 	d.Version = version
-	if err := encode(r, &d); err != nil {
+	if err := resource.Encode(r, &d); err != nil {
 		return err
 	}
 	return tx.Update(ctx, r)

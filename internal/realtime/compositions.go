@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"github.com/openivs/openivs/internal/resource"
 	"net/http"
 
 	"github.com/openivs/openivs/internal/awsapi"
@@ -21,7 +22,7 @@ func notImplemented(op string) error {
 
 // GetComposition answers ResourceNotFoundException: no composition can exist.
 func (p *Provider) GetComposition(ctx context.Context, in *realtimeapi.GetCompositionRequest) (*realtimeapi.GetCompositionResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeComposition, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeComposition, true); err != nil {
 		return nil, err
 	}
 	return nil, realtimeapi.NewResourceNotFoundException("Resource: %s not found", *in.Arn)
@@ -39,7 +40,7 @@ func (p *Provider) StartComposition(ctx context.Context, in *realtimeapi.StartCo
 
 // StopComposition answers ResourceNotFoundException: no composition can exist.
 func (p *Provider) StopComposition(ctx context.Context, in *realtimeapi.StopCompositionRequest) (*realtimeapi.StopCompositionResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeComposition, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeComposition, true); err != nil {
 		return nil, err
 	}
 	return nil, realtimeapi.NewResourceNotFoundException("Resource: %s not found", *in.Arn)
@@ -53,7 +54,7 @@ func (p *Provider) StartParticipantReplication(ctx context.Context, in *realtime
 // StopParticipantReplication answers ResourceNotFoundException: no participant is replicated.
 func (p *Provider) StopParticipantReplication(ctx context.Context, in *realtimeapi.StopParticipantReplicationRequest) (*realtimeapi.StopParticipantReplicationResponse, error) {
 	for _, a := range []string{*in.SourceStageArn, *in.DestinationStageArn} {
-		if _, err := resolve(ctx, a, TypeStage, true); err != nil {
+		if _, err := resource.Resolve(ctx, a, TypeStage, true); err != nil {
 			return nil, err
 		}
 	}
@@ -63,7 +64,7 @@ func (p *Provider) StopParticipantReplication(ctx context.Context, in *realtimea
 
 // ListParticipantReplicas lists no replicas.
 func (p *Provider) ListParticipantReplicas(ctx context.Context, in *realtimeapi.ListParticipantReplicasRequest) (*realtimeapi.ListParticipantReplicasResponse, error) {
-	if _, err := resolve(ctx, *in.SourceStageArn, TypeStage, true); err != nil && isCode(err, "AccessDeniedException") {
+	if _, err := resource.Resolve(ctx, *in.SourceStageArn, TypeStage, true); err != nil && isCode(err, "AccessDeniedException") {
 		return nil, err
 	}
 	return &realtimeapi.ListParticipantReplicasResponse{Replicas: []realtimeapi.ParticipantReplica{}}, nil

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -49,11 +50,11 @@ func (p *Provider) CreateEncoderConfiguration(ctx context.Context, in *realtimea
 	}
 	out := &realtimeapi.CreateEncoderConfigurationResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := newResource(ctx, TypeEncoderConfiguration, str(in.Name), in.Tags, &v, p.now())
+		r, err := resource.New(ctx, TypeEncoderConfiguration, str(in.Name), in.Tags, &v, p.now())
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(ctx, tx, TypeEncoderConfiguration, p.cfg.Quotas.EncoderConfigurations); err != nil {
+		if err := resource.CheckQuota(ctx, tx, TypeEncoderConfiguration, p.cfg.Quotas.EncoderConfigurations); err != nil {
 			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {
@@ -71,7 +72,7 @@ func (p *Provider) CreateEncoderConfiguration(ctx context.Context, in *realtimea
 
 // GetEncoderConfiguration returns an encoder configuration.
 func (p *Provider) GetEncoderConfiguration(ctx context.Context, in *realtimeapi.GetEncoderConfigurationRequest) (*realtimeapi.GetEncoderConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeEncoderConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeEncoderConfiguration, true); err != nil {
 		return nil, err
 	}
 	r, err := p.load(ctx, *in.Arn, TypeEncoderConfiguration)
@@ -79,7 +80,7 @@ func (p *Provider) GetEncoderConfiguration(ctx context.Context, in *realtimeapi.
 		return nil, err
 	}
 	var v realtimeapi.Video
-	if err := decode(r, &v); err != nil {
+	if err := resource.Decode(r, &v); err != nil {
 		return nil, err
 	}
 	ec := renderEncoder(r, &v)
@@ -110,7 +111,7 @@ func (p *Provider) ListEncoderConfigurations(ctx context.Context, in *realtimeap
 
 // DeleteEncoderConfiguration deletes an encoder configuration no composition uses (ConflictException otherwise).
 func (p *Provider) DeleteEncoderConfiguration(ctx context.Context, in *realtimeapi.DeleteEncoderConfigurationRequest) (*realtimeapi.DeleteEncoderConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeEncoderConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeEncoderConfiguration, true); err != nil {
 		return nil, err
 	}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
@@ -142,11 +143,11 @@ func (p *Provider) CreateStorageConfiguration(ctx context.Context, in *realtimea
 	d := storageDoc{S3: *in.S3}
 	out := &realtimeapi.CreateStorageConfigurationResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := newResource(ctx, TypeStorageConfiguration, str(in.Name), in.Tags, &d, p.now())
+		r, err := resource.New(ctx, TypeStorageConfiguration, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(ctx, tx, TypeStorageConfiguration, p.cfg.Quotas.StorageConfigurations); err != nil {
+		if err := resource.CheckQuota(ctx, tx, TypeStorageConfiguration, p.cfg.Quotas.StorageConfigurations); err != nil {
 			return err
 		}
 		if err := tx.Insert(ctx, r); err != nil {
@@ -164,7 +165,7 @@ func (p *Provider) CreateStorageConfiguration(ctx context.Context, in *realtimea
 
 // GetStorageConfiguration returns a storage configuration.
 func (p *Provider) GetStorageConfiguration(ctx context.Context, in *realtimeapi.GetStorageConfigurationRequest) (*realtimeapi.GetStorageConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeStorageConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeStorageConfiguration, true); err != nil {
 		return nil, err
 	}
 	r, err := p.load(ctx, *in.Arn, TypeStorageConfiguration)
@@ -172,7 +173,7 @@ func (p *Provider) GetStorageConfiguration(ctx context.Context, in *realtimeapi.
 		return nil, err
 	}
 	var d storageDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	sc := renderStorage(r, &d)
@@ -190,7 +191,7 @@ func (p *Provider) ListStorageConfigurations(ctx context.Context, in *realtimeap
 		}
 		for _, r := range rs {
 			var d storageDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			s3 := d.S3
@@ -209,7 +210,7 @@ func (p *Provider) ListStorageConfigurations(ctx context.Context, in *realtimeap
 // DeleteStorageConfiguration deletes a storage configuration that no composition, and no stage's individual
 // participant recording, uses (ConflictException otherwise).
 func (p *Provider) DeleteStorageConfiguration(ctx context.Context, in *realtimeapi.DeleteStorageConfigurationRequest) (*realtimeapi.DeleteStorageConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeStorageConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeStorageConfiguration, true); err != nil {
 		return nil, err
 	}
 	err := p.st.Update(ctx, func(tx store.Tx) error {

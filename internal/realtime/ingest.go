@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/openivs/openivs/internal/arn"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -78,13 +79,13 @@ func checkIngestStage(ctx context.Context, tx store.Tx, stageARN string, notFoun
 	if stageARN == "" {
 		return nil
 	}
-	if _, err := resolve(ctx, stageARN, TypeStage, true); err != nil {
+	if _, err := resource.Resolve(ctx, stageARN, TypeStage, true); err != nil {
 		if isCode(err, "AccessDeniedException") {
 			return err
 		}
 		return notFound("Stage %s not found", stageARN)
 	}
-	if _, err := get(ctx, tx, stageARN, TypeStage); err != nil {
+	if _, err := resource.Get(ctx, tx, stageARN, TypeStage); err != nil {
 		return notFound("Stage %s not found", stageARN)
 	}
 	return nil
@@ -112,16 +113,16 @@ func (p *Provider) CreateIngestConfiguration(ctx context.Context, in *realtimeap
 		if err != nil {
 			return err
 		}
-		r, err := newResource(ctx, TypeIngestConfiguration, str(in.Name), in.Tags, &d, p.now())
+		r, err := resource.New(ctx, TypeIngestConfiguration, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(ctx, tx, TypeIngestConfiguration, p.cfg.Quotas.IngestConfigurations); err != nil {
+		if err := resource.CheckQuota(ctx, tx, TypeIngestConfiguration, p.cfg.Quotas.IngestConfigurations); err != nil {
 			return err
 		}
 		d.StreamKey = ingestStreamKey(r.Account, r.Region, r.ID)
 		setRedundant(r, &d, boolv(in.RedundantIngest))
-		if err := encode(r, &d); err != nil {
+		if err := resource.Encode(r, &d); err != nil {
 			return err
 		}
 		r.Refs = d.refs()
@@ -140,7 +141,7 @@ func (p *Provider) CreateIngestConfiguration(ctx context.Context, in *realtimeap
 
 // GetIngestConfiguration returns an ingest configuration with its stream key.
 func (p *Provider) GetIngestConfiguration(ctx context.Context, in *realtimeapi.GetIngestConfigurationRequest) (*realtimeapi.GetIngestConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeIngestConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeIngestConfiguration, true); err != nil {
 		return nil, err
 	}
 	r, err := p.load(ctx, *in.Arn, TypeIngestConfiguration)
@@ -148,7 +149,7 @@ func (p *Provider) GetIngestConfiguration(ctx context.Context, in *realtimeapi.G
 		return nil, err
 	}
 	var d ingestDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	ic := renderIngest(r, &d)
@@ -171,7 +172,7 @@ func (p *Provider) ListIngestConfigurations(ctx context.Context, in *realtimeapi
 		pg.scope += "/state=" + string(*byState)
 		pg.keep = func(r *store.Resource) (bool, error) {
 			var d ingestDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return false, err
 			}
 			return d.State == *byState, nil
@@ -185,7 +186,7 @@ func (p *Provider) ListIngestConfigurations(ctx context.Context, in *realtimeapi
 		}
 		for _, r := range rs {
 			var d ingestDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			out.IngestConfigurations = append(out.IngestConfigurations, renderIngestSummary(r, &d))
@@ -203,17 +204,17 @@ func (p *Provider) ListIngestConfigurations(ctx context.Context, in *realtimeapi
 // redundant ingest on or off; members left out keep their value. An ACTIVE configuration cannot be updated
 // (ConflictException).
 func (p *Provider) UpdateIngestConfiguration(ctx context.Context, in *realtimeapi.UpdateIngestConfigurationRequest) (*realtimeapi.UpdateIngestConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeIngestConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeIngestConfiguration, true); err != nil {
 		return nil, err
 	}
 	out := &realtimeapi.UpdateIngestConfigurationResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeIngestConfiguration)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypeIngestConfiguration)
 		if err != nil {
 			return err
 		}
 		var d ingestDoc
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		if d.State == realtimeapi.IngestConfigurationStateActive {
@@ -230,7 +231,7 @@ func (p *Provider) UpdateIngestConfiguration(ctx context.Context, in *realtimeap
 			setRedundant(r, &d, *in.RedundantIngest)
 		}
 		r.Refs = d.refs()
-		if err := encode(r, &d); err != nil {
+		if err := resource.Encode(r, &d); err != nil {
 			return err
 		}
 		if err := tx.Update(ctx, r); err != nil {
@@ -249,18 +250,18 @@ func (p *Provider) UpdateIngestConfiguration(ctx context.Context, in *realtimeap
 // DeleteIngestConfiguration deletes an ingest configuration. While its publisher is publishing (ACTIVE) it is
 // refused (ConflictException) unless force is set, which disconnects the publisher first.
 func (p *Provider) DeleteIngestConfiguration(ctx context.Context, in *realtimeapi.DeleteIngestConfigurationRequest) (*realtimeapi.DeleteIngestConfigurationResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeIngestConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeIngestConfiguration, true); err != nil {
 		return nil, err
 	}
 	var disconnect []string // participant ids to disconnect from stage
 	var stage string
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeIngestConfiguration)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypeIngestConfiguration)
 		if err != nil {
 			return err
 		}
 		var d ingestDoc
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		if d.State == realtimeapi.IngestConfigurationStateActive {
@@ -308,12 +309,12 @@ func detachIngest(ctx context.Context, tx store.Tx, ingestARN string) error {
 		return err
 	}
 	var d ingestDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return err
 	}
 	d.StageARN, d.State = "", realtimeapi.IngestConfigurationStateInactive
 	r.Refs = nil
-	if err := encode(r, &d); err != nil {
+	if err := resource.Encode(r, &d); err != nil {
 		return err
 	}
 	return tx.Update(ctx, r)
@@ -347,7 +348,7 @@ func (p *Provider) IngestByStreamKey(ctx context.Context, streamKey string) (*In
 		return nil, err
 	}
 	var d ingestDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	pid := ""

@@ -9,6 +9,7 @@ import (
 
 	"github.com/openivs/openivs/internal/ivs"
 	"github.com/openivs/openivs/internal/realtime/token"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -39,18 +40,18 @@ func (p *Provider) ImportPublicKey(ctx context.Context, in *realtimeapi.ImportPu
 	d := publicKeyDoc{Material: *in.PublicKeyMaterial, DER: der, Fingerprint: ivs.Fingerprint(der)}
 	out := &realtimeapi.ImportPublicKeyResponse{}
 	err = p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := newResource(ctx, TypePublicKey, str(in.Name), in.Tags, &d, p.now())
+		r, err := resource.New(ctx, TypePublicKey, str(in.Name), in.Tags, &d, p.now())
 		if err != nil {
 			return err
 		}
-		c := caller(ctx)
+		c := resource.Caller(ctx)
 		existing, err := tx.List(ctx, store.ListQuery{Account: c.AccountID, Region: c.Region, Type: TypePublicKey})
 		if err != nil {
 			return err
 		}
 		for _, e := range existing {
 			var ed publicKeyDoc
-			if err := decode(e, &ed); err != nil {
+			if err := resource.Decode(e, &ed); err != nil {
 				return err
 			}
 			if ed.Fingerprint == d.Fingerprint {
@@ -76,7 +77,7 @@ func (p *Provider) ImportPublicKey(ctx context.Context, in *realtimeapi.ImportPu
 
 // GetPublicKey returns a public key with its material.
 func (p *Provider) GetPublicKey(ctx context.Context, in *realtimeapi.GetPublicKeyRequest) (*realtimeapi.GetPublicKeyResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypePublicKey, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypePublicKey, true); err != nil {
 		return nil, err
 	}
 	r, err := p.load(ctx, *in.Arn, TypePublicKey)
@@ -84,7 +85,7 @@ func (p *Provider) GetPublicKey(ctx context.Context, in *realtimeapi.GetPublicKe
 		return nil, err
 	}
 	var d publicKeyDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	k := renderPublicKey(r, &d)
@@ -114,11 +115,11 @@ func (p *Provider) ListPublicKeys(ctx context.Context, in *realtimeapi.ListPubli
 
 // DeletePublicKey deletes a public key: tokens signed with its private key are refused from then on.
 func (p *Provider) DeletePublicKey(ctx context.Context, in *realtimeapi.DeletePublicKeyRequest) (*realtimeapi.DeletePublicKeyResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypePublicKey, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypePublicKey, true); err != nil {
 		return nil, err
 	}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := get(ctx, tx, *in.Arn, TypePublicKey); err != nil {
+		if _, err := resource.Get(ctx, tx, *in.Arn, TypePublicKey); err != nil {
 			return err
 		}
 		return tx.Delete(ctx, *in.Arn)
@@ -139,7 +140,7 @@ func (p *Provider) PublicKey(ctx context.Context, keyARN string) (*ecdsa.PublicK
 		return nil, err
 	}
 	var d publicKeyDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	pub, err := x509.ParsePKIXPublicKey(d.DER)

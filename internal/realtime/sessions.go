@@ -27,6 +27,7 @@ import (
 
 	"github.com/openivs/openivs/internal/arn"
 	"github.com/openivs/openivs/internal/awsapi"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -158,7 +159,7 @@ func (p *Provider) open(ctx context.Context, tx store.Tx, stageARN, participantI
 	if err != nil {
 		return nil, err
 	}
-	if err := decode(st.stage, &st.sd); err != nil {
+	if err := resource.Decode(st.stage, &st.sd); err != nil {
 		return nil, err
 	}
 	if st.sd.ActiveSessionID == "" {
@@ -167,7 +168,7 @@ func (p *Provider) open(ctx context.Context, tx store.Tx, stageARN, participantI
 	if st.sess, err = tx.Get(ctx, ref.key(TypeStageSession, st.sd.ActiveSessionID)); err != nil {
 		return nil, fmt.Errorf("realtime: active session %s of %s: %w", st.sd.ActiveSessionID, stageARN, err)
 	}
-	if err := decode(st.sess, &st.ssd); err != nil {
+	if err := resource.Decode(st.sess, &st.ssd); err != nil {
 		return nil, err
 	}
 	st.part, err = tx.Get(ctx, ref.participantKey(st.ssd.SessionID, participantID))
@@ -178,7 +179,7 @@ func (p *Provider) open(ctx context.Context, tx store.Tx, stageARN, participantI
 	if err != nil {
 		return nil, err
 	}
-	return st, decode(st.part, &st.pd)
+	return st, resource.Decode(st.part, &st.pd)
 }
 
 // connected tells whether the participant is connected in the active session.
@@ -193,7 +194,7 @@ func (st *sessionTx) event(ctx context.Context, name realtimeapi.EventName, remo
 	r := &store.Resource{ARN: key, Account: st.ref.account, Region: st.ref.region, Type: TypeParticipantEvent,
 		ID:   st.ref.id + "/" + st.ssd.SessionID + "/" + st.pd.ParticipantID + "/" + fmt.Sprintf("%08d", st.pd.Events),
 		Name: string(name), Parent: st.part.ARN, Tags: map[string]string{}, Created: st.now}
-	if err := encode(r, &eventDoc{Name: name, Time: st.now, RemoteParticipantID: remote, ErrorCode: code}); err != nil {
+	if err := resource.Encode(r, &eventDoc{Name: name, Time: st.now, RemoteParticipantID: remote, ErrorCode: code}); err != nil {
 		return err
 	}
 	return st.tx.Insert(ctx, r)
@@ -202,7 +203,7 @@ func (st *sessionTx) event(ctx context.Context, name realtimeapi.EventName, remo
 // save writes the participant, session and stage back.
 func (st *sessionTx) save(ctx context.Context) error {
 	if st.part != nil {
-		if err := encode(st.part, &st.pd); err != nil {
+		if err := resource.Encode(st.part, &st.pd); err != nil {
 			return err
 		}
 		if err := st.tx.Update(ctx, st.part); err != nil {
@@ -210,14 +211,14 @@ func (st *sessionTx) save(ctx context.Context) error {
 		}
 	}
 	if st.sess != nil {
-		if err := encode(st.sess, &st.ssd); err != nil {
+		if err := resource.Encode(st.sess, &st.ssd); err != nil {
 			return err
 		}
 		if err := st.tx.Update(ctx, st.sess); err != nil {
 			return err
 		}
 	}
-	if err := encode(st.stage, &st.sd); err != nil {
+	if err := resource.Encode(st.stage, &st.sd); err != nil {
 		return err
 	}
 	return st.tx.Update(ctx, st.stage)
@@ -236,14 +237,14 @@ func (st *sessionTx) setIngestState(ctx context.Context, state realtimeapi.Inges
 		return err
 	}
 	var d ingestDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return err
 	}
 	if d.State == state {
 		return nil
 	}
 	d.State = state
-	if err := encode(r, &d); err != nil {
+	if err := resource.Encode(r, &d); err != nil {
 		return err
 	}
 	return st.tx.Update(ctx, r)
@@ -328,7 +329,7 @@ func (p *Provider) RecordJoin(ctx context.Context, stageARN string, j Join) (ses
 			st.ssd = sessionDoc{SessionID: id, StartTime: st.now}
 			st.sess = &store.Resource{ARN: st.ref.key(TypeStageSession, id), Account: st.ref.account, Region: st.ref.region,
 				Type: TypeStageSession, ID: st.ref.id + "/" + id, Name: id, Parent: stageARN, Tags: map[string]string{}, Created: st.now}
-			if err := encode(st.sess, &st.ssd); err != nil {
+			if err := resource.Encode(st.sess, &st.ssd); err != nil {
 				return err
 			}
 			if err := st.tx.Insert(ctx, st.sess); err != nil {
@@ -355,7 +356,7 @@ func (p *Provider) RecordJoin(ctx context.Context, stageARN string, j Join) (ses
 			st.part = &store.Resource{ARN: st.ref.participantKey(sessionID, j.ParticipantID), Account: st.ref.account,
 				Region: st.ref.region, Type: TypeParticipant, ID: st.ref.id + "/" + sessionID + "/" + j.ParticipantID,
 				Name: j.UserID, Parent: st.sess.ARN, Tags: map[string]string{}, Created: st.now}
-			if err := encode(st.part, &st.pd); err != nil {
+			if err := resource.Encode(st.part, &st.pd); err != nil {
 				return err
 			}
 			if err := st.tx.Insert(ctx, st.part); err != nil {
@@ -479,7 +480,7 @@ func (p *Provider) ActiveSession(ctx context.Context, stageARN string) (string, 
 		return "", err
 	}
 	var d stageDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return "", err
 	}
 	return d.ActiveSessionID, nil
@@ -507,7 +508,7 @@ func (c ClientInfo) clean() ClientInfo {
 // sessionStage resolves the stage of a session operation. missingOK: the operation models no
 // ResourceNotFoundException, so a stage that does not exist gives found = false instead of an error.
 func (p *Provider) sessionStage(ctx context.Context, stageARN string, missingOK bool) (r *store.Resource, found bool, err error) {
-	if _, err := resolve(ctx, stageARN, TypeStage, true); err != nil {
+	if _, err := resource.Resolve(ctx, stageARN, TypeStage, true); err != nil {
 		if missingOK && !isCode(err, "AccessDeniedException") {
 			return nil, false, nil
 		}
@@ -545,7 +546,7 @@ func (p *Provider) GetStageSession(ctx context.Context, in *realtimeapi.GetStage
 		return nil, err
 	}
 	var d sessionDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	s := renderSession(&d)
@@ -559,7 +560,7 @@ func (p *Provider) ListStageSessions(ctx context.Context, in *realtimeapi.ListSt
 		return nil, err
 	}
 	out := &realtimeapi.ListStageSessionsResponse{StageSessions: []realtimeapi.StageSessionSummary{}}
-	c := caller(ctx)
+	c := resource.Caller(ctx)
 	scope := c.AccountID + "/" + c.Region + "/ListStageSessions/" + *in.StageArn
 	var before int64 = -1
 	if in.NextToken != nil && *in.NextToken != "" {
@@ -589,7 +590,7 @@ func (p *Provider) ListStageSessions(ctx context.Context, in *realtimeapi.ListSt
 				break
 			}
 			var d sessionDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			s := renderSession(&d)
@@ -637,7 +638,7 @@ func (p *Provider) GetParticipant(ctx context.Context, in *realtimeapi.GetPartic
 		return nil, err
 	}
 	var d participantDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	part := renderParticipant(&d)
@@ -690,7 +691,7 @@ func (p *Provider) ListParticipants(ctx context.Context, in *realtimeapi.ListPar
 		if len(keep) == 1 {
 			pg.keep = func(r *store.Resource) (bool, error) {
 				var d participantDoc
-				if err := decode(r, &d); err != nil {
+				if err := resource.Decode(r, &d); err != nil {
 					return false, err
 				}
 				return keep[0](&d), nil
@@ -702,7 +703,7 @@ func (p *Provider) ListParticipants(ctx context.Context, in *realtimeapi.ListPar
 		}
 		for _, r := range rs {
 			var d participantDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			full := renderParticipant(&d)
@@ -740,7 +741,7 @@ func (p *Provider) ListParticipantEvents(ctx context.Context, in *realtimeapi.Li
 		}
 		for _, r := range rs {
 			var d eventDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			e := realtimeapi.Event{Name: ptr(d.Name), ParticipantId: ptr(*in.ParticipantId), EventTime: awsapi.NewTime(d.Time),
@@ -766,7 +767,7 @@ func (p *Provider) ListParticipantEvents(ctx context.Context, in *realtimeapi.Li
 // it had joined), a connected participant leaves the active session, and an ingest configuration it publishes
 // with is detached from the stage.
 func (p *Provider) DisconnectParticipant(ctx context.Context, in *realtimeapi.DisconnectParticipantRequest) (*realtimeapi.DisconnectParticipantResponse, error) {
-	if _, err := resolve(ctx, *in.StageArn, TypeStage, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.StageArn, TypeStage, true); err != nil {
 		return nil, err
 	}
 	pid := *in.ParticipantId
@@ -782,7 +783,7 @@ func (p *Provider) DisconnectParticipant(ctx context.Context, in *realtimeapi.Di
 		if _, err := tx.Get(ctx, key); errors.Is(err, store.ErrNotFound) {
 			r := &store.Resource{ARN: key, Account: st.ref.account, Region: st.ref.region, Type: TypeDisconnection,
 				ID: st.ref.id + "/" + pid, Name: pid, Parent: st.stage.ARN, Tags: map[string]string{}, Created: st.now}
-			if err := encode(r, &struct {
+			if err := resource.Encode(r, &struct {
 				Reason string `json:"reason"`
 			}{str(in.Reason)}); err != nil {
 				return err
@@ -804,7 +805,7 @@ func (p *Provider) DisconnectParticipant(ctx context.Context, in *realtimeapi.Di
 				continue
 			}
 			var d ingestDoc
-			if err := decode(ic, &d); err != nil {
+			if err := resource.Decode(ic, &d); err != nil {
 				return err
 			}
 			if d.ParticipantID == pid || slices.ContainsFunc(d.Redundant, func(c redundantCredential) bool { return c.ParticipantID == pid }) {

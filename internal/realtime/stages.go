@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/openivs/openivs/internal/arn"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -80,13 +81,13 @@ func checkStorageConfiguration(ctx context.Context, tx store.Tx, rec *realtimeap
 	if a == "" {
 		return nil
 	}
-	if _, err := resolve(ctx, a, TypeStorageConfiguration, true); err != nil {
+	if _, err := resource.Resolve(ctx, a, TypeStorageConfiguration, true); err != nil {
 		if isCode(err, "AccessDeniedException") {
 			return err
 		}
 		return notFound("Storage configuration %s not found", a)
 	}
-	if _, err := get(ctx, tx, a, TypeStorageConfiguration); err != nil {
+	if _, err := resource.Get(ctx, tx, a, TypeStorageConfiguration); err != nil {
 		return notFound("Storage configuration %s not found", a)
 	}
 	return nil
@@ -100,7 +101,7 @@ func (p *Provider) CreateStage(ctx context.Context, in *realtimeapi.CreateStageR
 		}
 	}
 	d := stageDoc{Recording: recordingConfiguration(in.AutoParticipantRecordingConfiguration)}
-	r, err := newResource(ctx, TypeStage, str(in.Name), in.Tags, &d, p.now())
+	r, err := resource.New(ctx, TypeStage, str(in.Name), in.Tags, &d, p.now())
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func (p *Provider) CreateStage(ctx context.Context, in *realtimeapi.CreateStageR
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(ctx, tx, TypeStage, p.cfg.Quotas.Stages); err != nil {
+		if err := resource.CheckQuota(ctx, tx, TypeStage, p.cfg.Quotas.Stages); err != nil {
 			return err
 		}
 		return tx.Insert(ctx, r)
@@ -137,7 +138,7 @@ func (p *Provider) CreateStage(ctx context.Context, in *realtimeapi.CreateStageR
 
 // GetStage returns a stage.
 func (p *Provider) GetStage(ctx context.Context, in *realtimeapi.GetStageRequest) (*realtimeapi.GetStageResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeStage, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeStage, true); err != nil {
 		return nil, err
 	}
 	r, err := p.load(ctx, *in.Arn, TypeStage)
@@ -145,7 +146,7 @@ func (p *Provider) GetStage(ctx context.Context, in *realtimeapi.GetStageRequest
 		return nil, err
 	}
 	var d stageDoc
-	if err := decode(r, &d); err != nil {
+	if err := resource.Decode(r, &d); err != nil {
 		return nil, err
 	}
 	s := p.renderStage(r, &d)
@@ -162,7 +163,7 @@ func (p *Provider) ListStages(ctx context.Context, in *realtimeapi.ListStagesReq
 		}
 		for _, r := range rs {
 			var d stageDoc
-			if err := decode(r, &d); err != nil {
+			if err := resource.Decode(r, &d); err != nil {
 				return err
 			}
 			out.Stages = append(out.Stages, realtimeapi.StageSummary{Arn: ptr(r.ARN), Name: ptr(r.Name),
@@ -180,17 +181,17 @@ func (p *Provider) ListStages(ctx context.Context, in *realtimeapi.ListStagesReq
 // UpdateStage changes a stage's name and individual participant recording configuration. The recording
 // configuration cannot change while a participant of the active session is being recorded.
 func (p *Provider) UpdateStage(ctx context.Context, in *realtimeapi.UpdateStageRequest) (*realtimeapi.UpdateStageResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeStage, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeStage, true); err != nil {
 		return nil, err
 	}
 	out := &realtimeapi.UpdateStageResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeStage)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypeStage)
 		if err != nil {
 			return err
 		}
 		var d stageDoc
-		if err := decode(r, &d); err != nil {
+		if err := resource.Decode(r, &d); err != nil {
 			return err
 		}
 		if in.Name != nil {
@@ -214,7 +215,7 @@ func (p *Provider) UpdateStage(ctx context.Context, in *realtimeapi.UpdateStageR
 			d.Recording = rec
 		}
 		r.Refs = d.refs()
-		if err := encode(r, &d); err != nil {
+		if err := resource.Encode(r, &d); err != nil {
 			return err
 		}
 		if err := tx.Update(ctx, r); err != nil {
@@ -242,7 +243,7 @@ func (p *Provider) recordingActive(ctx context.Context, tx store.Tx, stage *stor
 	}
 	for _, pr := range parts {
 		var pd participantDoc
-		if err := decode(pr, &pd); err != nil {
+		if err := resource.Decode(pr, &pd); err != nil {
 			return false, err
 		}
 		if slices.Contains([]realtimeapi.ParticipantRecordingState{realtimeapi.ParticipantRecordingStateStarting,
@@ -257,11 +258,11 @@ func (p *Provider) recordingActive(ctx context.Context, tx store.Tx, stage *stor
 // point at it and deletes it with its sessions, participants and events. A stage that a composition uses cannot be
 // deleted (ConflictException).
 func (p *Provider) DeleteStage(ctx context.Context, in *realtimeapi.DeleteStageRequest) (*realtimeapi.DeleteStageResponse, error) {
-	if _, err := resolve(ctx, *in.Arn, TypeStage, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.Arn, TypeStage, true); err != nil {
 		return nil, err
 	}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
-		r, err := get(ctx, tx, *in.Arn, TypeStage)
+		r, err := resource.Get(ctx, tx, *in.Arn, TypeStage)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/openivs/openivs/internal/arn"
 	"github.com/openivs/openivs/internal/awsapi"
 	"github.com/openivs/openivs/internal/realtime/token"
+	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
 )
@@ -73,7 +74,7 @@ func (p *Provider) issue(stage *store.Resource, tr tokenRequest) (*realtimeapi.P
 // CreateParticipantToken issues a token for a participant of a stage: duration 1 to 20160 minutes (default 720),
 // attributes up to 1 KB, capabilities PUBLISH and SUBSCRIBE unless others are given.
 func (p *Provider) CreateParticipantToken(ctx context.Context, in *realtimeapi.CreateParticipantTokenRequest) (*realtimeapi.CreateParticipantTokenResponse, error) {
-	if _, err := resolve(ctx, *in.StageArn, TypeStage, true); err != nil {
+	if _, err := resource.Resolve(ctx, *in.StageArn, TypeStage, true); err != nil {
 		return nil, err
 	}
 	if err := checkAttributes("attributes", in.Attributes); err != nil {
