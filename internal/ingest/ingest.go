@@ -19,6 +19,47 @@ type Channel struct {
 	live.Channel
 	InsecureIngest bool
 	SRTPassphrase  string
+	Multitrack     Multitrack
+}
+
+// Multitrack is the channel's multitrackInputConfiguration.
+type Multitrack struct {
+	Enabled           bool
+	Policy            string // ALLOW | REQUIRE
+	MaximumResolution string // SD | HD | FULL_HD
+}
+
+// IVS's codes for multitrack input a channel does not accept (Session Ended code, truncatedEvents code).
+const (
+	CodeMultitrackNotAllowed      = "MultitrackInputNotAllowed"
+	CodeMultitrackRequired        = "MultitrackInputRequired"
+	CodeMultitrackTrackCount      = "InvalidMultitrackInputTrackCount"
+	CodeMultitrackMediaProperties = "InvalidMultitrackInputVideoTrackMediaProperties"
+)
+
+// maxMultitrackVideoTracks is how many video tracks multitrack input may carry (OBS's enhanced broadcasting sends
+// up to five renditions).
+const maxMultitrackVideoTracks = 5
+
+// multitrackRefusal returns the IVS code refusing the video tracks on the channel, or "".
+func multitrackRefusal(m Multitrack, video []live.Video) string {
+	switch {
+	case len(video) > 1 && !m.Enabled:
+		return CodeMultitrackNotAllowed
+	case m.Enabled && m.Policy == "REQUIRE" && len(video) < 2:
+		return CodeMultitrackRequired
+	case len(video) > maxMultitrackVideoTracks:
+		return CodeMultitrackTrackCount
+	}
+	if m.Enabled && len(video) > 1 {
+		limit := map[string]int{"SD": 480, "HD": 720, "FULL_HD": 1080}[m.MaximumResolution]
+		for _, v := range video {
+			if limit > 0 && min(v.Width, v.Height) > limit {
+				return CodeMultitrackMediaProperties
+			}
+		}
+	}
+	return ""
 }
 
 // Resolver authenticates stream keys (the ivs provider).

@@ -164,6 +164,10 @@ func (s *RTMP) handle(ctx context.Context, c net.Conn, secure bool) error {
 	if err != nil {
 		return err
 	}
+	if code := multitrackRefusal(ch.Multitrack, video); code != "" {
+		stream.Refuse(video, audio, code)
+		return fmt.Errorf("channel %s: %d video tracks refused: %s", ch.ARN, len(video), code)
+	}
 	for _, v := range video {
 		l := LimitsFor(ch.Type, v.Height)
 		if px := v.Width * v.Height; max(v.Width, v.Height) > max(l.MaxWidth, l.MaxHeight) || min(v.Width, v.Height) > min(l.MaxWidth, l.MaxHeight) || px > l.MaxPixels {

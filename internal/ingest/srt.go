@@ -156,6 +156,11 @@ func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 				breach = fmt.Errorf("channel %s: input %dx%d exceeds the %s channel's limit", ch.ARN, v.Width, v.Height, ch.Type)
 				return breach
 			}
+			if code := multitrackRefusal(ch.Multitrack, []live.Video{v}); code != "" {
+				stream.Refuse([]live.Video{v}, audio, code)
+				breach = fmt.Errorf("channel %s: refused: %s", ch.ARN, code)
+				return breach
+			}
 			described = true
 			stream.Describe([]live.Video{v}, audio)
 			s.Log.Info("stream started", "channel", ch.ARN, "stream_id", stream.Snapshot().StreamID, "protocol", "srt",

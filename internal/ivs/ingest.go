@@ -53,6 +53,8 @@ func (p *Provider) ResolveStreamKey(ctx context.Context, value string) (ingest.C
 				Channel: live.Channel{ARN: c.ARN, Account: c.Account, Region: c.Region, ID: c.ID, Name: d.Name,
 					Type: string(d.Type), PlaybackURL: p.PlaybackURL(c)},
 				InsecureIngest: d.InsecureIngest, SRTPassphrase: d.SRTPassphrase,
+				Multitrack: ingest.Multitrack{Enabled: isTrue(d.Multitrack.Enabled), Policy: string(deref(d.Multitrack.Policy)),
+					MaximumResolution: string(deref(d.Multitrack.MaximumResolution))},
 			}
 			return nil
 		}
@@ -142,11 +144,15 @@ func (p *Provider) StreamUpdated(ctx context.Context, s live.Snapshot) {
 	})
 }
 
-// StreamEnded implements live.Observer: the session gets its end time.
+// StreamEnded implements live.Observer: the session gets its end time (and the code it was refused with).
 func (p *Provider) StreamEnded(ctx context.Context, s live.Snapshot, reason string) {
 	p.updateSession(ctx, s, func(d *SessionDoc) {
 		d.Session.EndTime = awsapi.NewTime(s.EndTime)
 		ev := ivsapi.StreamEvent{Name: ptr("Session Ended"), Type: ptr(detailStateChange), EventTime: awsapi.NewTime(s.EndTime)}
+		if s.Code != "" {
+			ev.Code = ptr(s.Code)
+			d.HasError = true
+		}
 		d.Session.TruncatedEvents = append([]ivsapi.StreamEvent{ev}, d.Session.TruncatedEvents...)
 		if len(d.Session.TruncatedEvents) > maxSessionEvents {
 			d.Session.TruncatedEvents = d.Session.TruncatedEvents[:maxSessionEvents]
@@ -173,6 +179,16 @@ func (p *Provider) updateSession(ctx context.Context, s live.Snapshot, change fu
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		p.log.Error("updating a stream session failed", "channel", s.Channel.ARN, "stream_id", s.StreamID, "err", err)
 	}
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 func ingestConfigurations(s live.Snapshot) *ivsapi.IngestConfigurations {

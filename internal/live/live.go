@@ -89,6 +89,9 @@ type Snapshot struct {
 	Audio     []Audio
 	Bytes     int64
 	Viewers   int64
+	// Code is why the session was refused (IVS's Session Ended codes, e.g. "MultitrackInputNotAllowed"); "" when
+	// it was not.
+	Code string
 }
 
 // ErrBusy is returned by Begin when the channel already has a live stream.
@@ -130,6 +133,7 @@ type Stream struct {
 	last      time.Time // when media last arrived
 	cues      []Cue
 	described bool      // media described: the stream is visible as LIVE
+	refused   bool      // refused after its media was read: a session without a stream
 	persisted time.Time // when measurements last went to the Observer
 	done      chan struct{}
 	once      sync.Once
@@ -197,6 +201,20 @@ func (s *Stream) Describe(video []Video, audio []Audio) {
 // persistEvery is how often measurements reach the Observer (the stream session).
 const persistEvery = 10 * time.Second
 
+// Refuse records a session that is refused once its media is known: the session exists (Session Created) and ends
+// at once with an IVS code (Session Ended), without going live.
+func (s *Stream) Refuse(video []Video, audio []Audio, code string) {
+	s.mu.Lock()
+	s.snap.Video, s.snap.Audio, s.snap.Code = video, audio, code
+	s.refused = true
+	snap := s.snap
+	s.mu.Unlock()
+	if s.r.obs != nil {
+		s.r.obs.StreamStarted(s.r.ctx, snap)
+	}
+	s.End("refused: " + code)
+}
+
 // UpdateVideo replaces the measured figures of video track i (framerate, bitrate).
 func (s *Stream) UpdateVideo(i int, framerate float64, bitrate int64) {
 	s.mu.Lock()
@@ -259,7 +277,7 @@ func (s *Stream) monitor() {
 	}
 	s.mu.Lock()
 	s.snap.EndTime = r.now().UTC()
-	snap, why, described := s.snap, s.why, s.described
+	snap, why, described, refused := s.snap, s.why, s.described, s.refused
 	s.mu.Unlock()
 	r.mu.Lock()
 	if r.streams[snap.Channel.ARN] == s {
@@ -268,9 +286,11 @@ func (s *Stream) monitor() {
 	r.mu.Unlock()
 	r.log.Info("stream ended", "channel", snap.Channel.ARN, "stream_id", snap.StreamID, "reason", why,
 		"duration", snap.EndTime.Sub(snap.StartTime).Round(time.Millisecond), "bytes", snap.Bytes)
-	if r.obs != nil && described { // a stream refused before it started has no session to end
+	if r.obs != nil && (described || refused) { // a stream refused before its media was read has no session
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
-		r.obs.StreamEvent(ctx, snap, EventStreamEnd, "")
+		if described {
+			r.obs.StreamEvent(ctx, snap, EventStreamEnd, "")
+		}
 		r.obs.StreamEnded(ctx, snap, why)
 		cancel()
 	}

@@ -92,7 +92,7 @@ func (e eventPublisher) StreamUpdated(context.Context, live.Snapshot) {}
 
 func (e eventPublisher) StreamEnded(ctx context.Context, s live.Snapshot, reason string) {
 	o, st := eventStream(s)
-	e.publish(ctx, events.SessionEnded(o, st, ""))
+	e.publish(ctx, events.SessionEnded(o, st, s.Code))
 }
 
 func (e eventPublisher) limitBreach(ctx context.Context, s live.Snapshot, limit string, value, max int64) {
