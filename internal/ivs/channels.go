@@ -221,8 +221,8 @@ func (p *Provider) GetChannel(ctx context.Context, in *ivsapi.GetChannelRequest)
 	if err != nil {
 		return nil, err
 	}
-	var d channelDoc
-	if err := resource.Decode(r, &d); err != nil {
+	d, err := p.docs.channel(r)
+	if err != nil {
 		return nil, err
 	}
 	c := p.renderChannel(r, &d)
@@ -239,8 +239,8 @@ func (p *Provider) BatchGetChannel(ctx context.Context, in *ivsapi.BatchGetChann
 				out.Errors = append(out.Errors, batchError(a, err))
 				continue
 			}
-			var d channelDoc
-			if err := resource.Decode(r, &d); err != nil {
+			d, err := p.docs.channel(r)
+			if err != nil {
 				return err
 			}
 			out.Channels = append(out.Channels, p.renderChannel(r, &d))
@@ -299,8 +299,8 @@ func (p *Provider) ListChannels(ctx context.Context, in *ivsapi.ListChannelsRequ
 			return err
 		}
 		for _, r := range rs {
-			var d channelDoc
-			if err := resource.Decode(r, &d); err != nil {
+			d, err := p.docs.channel(r)
+			if err != nil {
 				return err
 			}
 			out.Channels = append(out.Channels, renderChannelSummary(r, &d))

@@ -87,6 +87,7 @@ type Provider struct {
 	cfg    Config
 	live   Live
 	tokens *pagetoken.Codec
+	docs   docCache
 	log    *slog.Logger
 	now    func() time.Time
 
