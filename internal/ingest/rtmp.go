@@ -139,13 +139,16 @@ func (s *RTMP) handle(ctx context.Context, c net.Conn, secure bool) error {
 	}
 	ch, err := s.Resolver.ResolveStreamKey(ctx, key)
 	if err != nil {
+		sc.RejectAction() // the encoder is told the publish failed, rather than seeing a bare EOF
 		return fmt.Errorf("stream key %s refused: %w", redact(key), err)
 	}
 	if !secure && !ch.InsecureIngest && !s.AllowInsecure {
+		sc.RejectAction()
 		return fmt.Errorf("channel %s does not allow insecure ingest: publish over RTMPS", ch.ARN)
 	}
 	stream, err := s.Live.Begin(ch.Channel, func() { c.Close() })
 	if err != nil {
+		sc.RejectAction()
 		if errors.Is(err, live.ErrQuota) && s.OnQuotaBreach != nil {
 			s.OnQuotaBreach(ctx, ch.Account, ch.Region)
 		}
@@ -155,6 +158,9 @@ func (s *RTMP) handle(ctx context.Context, c net.Conn, secure bool) error {
 	if err := sc.AcceptAction(); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
+	// The handshake deadline covered writes too: from here the server writes only acknowledgements and pings,
+	// which must not time out (a stuck encoder is cut by the idle limit, which closes the connection).
+	c.SetWriteDeadline(time.Time{})
 	mc := &metaConn{ServerConn: sc}
 	r := &gortmplib.Reader{Conn: mc}
 	if err := r.Initialize(); err != nil {
