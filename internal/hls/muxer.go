@@ -1,0 +1,501 @@
+// Package hls packages a live stream as HLS in memory: segments that start at the encoder's keyframes, split into
+// parts of about a quarter second for Low-Latency HLS, in MPEG-TS or fragmented MP4, with timed ID3 metadata (an
+// ID3 PES stream in TS, emsg boxes in fMP4) and ad-break markers; it renders media playlists (standard HLS, or
+// LL-HLS with blocking reload, preload hints, delta updates and program date-times) and multivariant playlists.
+//
+// It is our own code, on mediacommon's fMP4 writer and go-astits's TS muxer: gohlslib's muxer owns its URL layout
+// and playlists and writes neither timed metadata nor ad markers, which IVS channels need.
+//
+// Video drives segmentation: a Muxer holds back one frame (its duration is the distance to the next one) and closes
+// a part when it reaches the part target, and a segment at the first keyframe after the minimum segment duration.
+// Audio joins the part whose time range it falls in. Readers never block the writer: a part, once published, is
+// immutable, and waiting readers are woken by closing a channel.
+package hls
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+)
+
+// Container formats (ivsapi.ContainerFormat).
+const (
+	ContainerTS   = "TS"
+	ContainerFMP4 = "FRAGMENTED_MP4"
+)
+
+// VideoTrack is the H.264 track of a rendition.
+type VideoTrack struct {
+	SPS, PPS      []byte
+	Codec         string // RFC 6381, "avc1.64001F"
+	Width, Height int
+}
+
+// AudioTrack is the AAC track muxed with the video.
+type AudioTrack struct {
+	Config *mpeg4audio.AudioSpecificConfig
+	Codec  string // "mp4a.40.2"
+}
+
+// Config configures a Muxer.
+type Config struct {
+	LowLatency bool   // LL-HLS (parts, blocking reload, preload hints, delta updates)
+	Container  string // ContainerTS or ContainerFMP4
+	Video      VideoTrack
+	Audio      *AudioTrack // nil without audio
+	// OnSegment is called (from the writer's goroutine) each time a segment completes.
+	OnSegment func(*Segment)
+	Now       func() time.Time
+}
+
+// Durations of the packaging.
+const (
+	PartTarget        = 300 * time.Millisecond // EXT-X-PART-INF:PART-TARGET
+	partCut           = 250 * time.Millisecond // a part closes once it is this long
+	minSegmentLow     = 1 * time.Second        // LL-HLS: a segment closes at the first keyframe after this
+	minSegmentNormal  = 2 * time.Second        // standard HLS
+	windowLow         = 8 * time.Second        // media the playlist keeps (at least)
+	windowNormal      = 12 * time.Second
+	keyframeTolerance = 100 * time.Millisecond // timestamps jitter: a keyframe this close to the minimum still cuts
+	retiredKept       = 3                      // segments kept fetchable after they leave the playlist
+)
+
+// Part is a partial segment: immutable once published.
+type Part struct {
+	Duration    time.Duration
+	Independent bool // starts with a keyframe
+	Data        []byte
+}
+
+// Segment is a media segment; its bytes are its parts' bytes in order.
+type Segment struct {
+	MSN      uint64
+	Start    time.Time     // wall clock of its first frame (EXT-X-PROGRAM-DATE-TIME)
+	StartDTS time.Duration // on the stream's timeline
+	Duration time.Duration // set when complete
+	Parts    []*Part
+	Complete bool
+	Size     int
+	Tags     []string // playlist lines written before it (EXT-X-DATERANGE, CUE-OUT/IN)
+	// Bitrate of the segment's media in bits per second (complete segments).
+	Bitrate int64
+}
+
+// ErrClosed is returned to waiters when the stream has ended.
+var ErrClosed = errors.New("hls: stream ended")
+
+// Muxer packages one rendition. Write* and Close are called from one goroutine (the ingest connection); every
+// other method may be called from any goroutine.
+type Muxer struct {
+	cfg Config
+	f   format
+
+	mu       sync.Mutex
+	changed  chan struct{} // closed and replaced when a part is published or the stream ends
+	segments []*Segment    // the playlist's window, oldest first; the last may be open
+	retired  []*Segment
+	closed   bool
+	maxDur   time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
+
+	// writer state
+	started    bool
+	t0         time.Duration
+	wall0      time.Time
+	pending    *videoSample
+	partVideo  []*videoSample
+	partStart  time.Duration
+	segStart   time.Duration
+	audioQ     []*audioSample
+	audioNext  uint64
+	audioSync  bool
+	cues       []cue
+	seq        uint32
+	nextMSN    uint64
+	open       *Segment
+	lastDur    time.Duration
+	pendingTag []string
+}
+
+// New returns a Muxer for one rendition.
+func New(cfg Config) (*Muxer, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Muxer{cfg: cfg, changed: make(chan struct{})}
+	var err error
+	switch cfg.Container {
+	case ContainerFMP4:
+		m.f, err = newFMP4(cfg.Video, cfg.Audio)
+	case ContainerTS, "":
+		m.cfg.Container = ContainerTS
+		m.f, err = newTS(cfg.Video, cfg.Audio)
+	default:
+		return nil, errors.New("hls: unknown container format " + cfg.Container)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Config returns the muxer's configuration.
+func (m *Muxer) Config() Config { return m.cfg }
+
+// Ext is the segment file extension ("ts" or "mp4").
+func (m *Muxer) Ext() string { return m.f.ext() }
+
+// Init is the fMP4 initialisation section (nil for TS).
+func (m *Muxer) Init() []byte { return m.f.initSection() }
+
+func (m *Muxer) minSegment() time.Duration {
+	if m.cfg.LowLatency {
+		return minSegmentLow
+	}
+	return minSegmentNormal
+}
+
+// WriteH264 adds an access unit (AVCC NAL units without start codes) with its timestamps.
+func (m *Muxer) WriteH264(pts, dts time.Duration, au [][]byte) error {
+	if len(au) == 0 {
+		return nil
+	}
+	key := h264.IsRandomAccess(au)
+	if !m.started {
+		if !key {
+			return nil // a stream starts at a keyframe
+		}
+		m.started, m.t0, m.wall0 = true, dts, m.cfg.Now()
+	}
+	s := &videoSample{dts: dts - m.t0, pts: pts - m.t0, key: key, au: au}
+	if s.pts < s.dts {
+		s.pts = s.dts
+	}
+	if p := m.pending; p != nil {
+		if s.dts <= p.dts { // non-increasing timestamps: keep the order, one millisecond apart
+			shift := p.dts + time.Millisecond - s.dts
+			s.dts, s.pts = s.dts+shift, s.pts+shift
+		}
+		p.dur = s.dts - p.dts
+		m.lastDur = p.dur
+		if err := m.addVideo(p, s); err != nil {
+			return err
+		}
+	}
+	m.pending = s
+	return nil
+}
+
+// WriteAAC adds an AAC access unit.
+func (m *Muxer) WriteAAC(pts time.Duration, au []byte) {
+	if !m.started || m.cfg.Audio == nil {
+		return
+	}
+	rel := pts - m.t0
+	if rel < 0 {
+		return
+	}
+	rate := int64(m.cfg.Audio.Config.SampleRate)
+	t := uint64(ticks(rel, rate))
+	// AAC frames are contiguous: follow the audio clock unless the timestamps say there was a gap.
+	if !m.audioSync || absDiff(t, m.audioNext) > 2*mpeg4audio.SamplesPerAccessUnit {
+		m.audioNext, m.audioSync = t, true
+	}
+	m.audioQ = append(m.audioQ, &audioSample{ticks: m.audioNext, au: au})
+	m.audioNext += mpeg4audio.SamplesPerAccessUnit
+}
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// Metadata inserts an ID3 tag at the live edge (the newest frame received).
+func (m *Muxer) Metadata(tag []byte) {
+	at := time.Duration(0)
+	if m.pending != nil {
+		at = m.pending.dts
+	}
+	m.cues = append(m.cues, cue{at: at, tag: tag})
+}
+
+func (m *Muxer) addVideo(v, next *videoSample) error {
+	if len(m.partVideo) == 0 {
+		m.partStart = v.dts
+	}
+	m.partVideo = append(m.partVideo, v)
+	segDur := next.dts - m.segStart
+	switch {
+	case next.key && segDur >= m.minSegment()-keyframeTolerance:
+		return m.flushPart(next.dts, true)
+	case next.dts-m.partStart >= partCut:
+		return m.flushPart(next.dts, false)
+	}
+	return nil
+}
+
+// flushPart publishes the part ending at end; last closes its segment.
+func (m *Muxer) flushPart(end time.Duration, last bool) error {
+	in := &partInput{seq: m.seq, video: m.partVideo}
+	m.seq++
+	var rate int64 = 1
+	if m.cfg.Audio != nil {
+		rate = int64(m.cfg.Audio.Config.SampleRate)
+	}
+	endTicks := uint64(ticks(end, rate))
+	n := 0
+	for n < len(m.audioQ) && m.audioQ[n].ticks < endTicks {
+		n++
+	}
+	in.audio = m.audioQ[:n:n]
+	m.audioQ = m.audioQ[n:]
+	c := 0
+	for c < len(m.cues) && m.cues[c].at < end {
+		c++
+	}
+	in.cues = m.cues[:c:c]
+	m.cues = m.cues[c:]
+
+	newSeg := m.open == nil
+	in.first = newSeg
+	data, err := m.f.encode(in)
+	if err != nil {
+		return err
+	}
+	p := &Part{Duration: end - m.partStart, Independent: m.partVideo[0].key, Data: data}
+	m.partVideo = nil
+
+	m.mu.Lock()
+	if newSeg {
+		m.open = &Segment{MSN: m.nextMSN, StartDTS: m.partStart, Start: m.wall0.Add(m.partStart).UTC(), Tags: m.pendingTag}
+		m.pendingTag = nil
+		m.nextMSN++
+		m.segments = append(m.segments, m.open)
+	}
+	seg := m.open
+	seg.Parts = append(seg.Parts, p)
+	seg.Size += len(data)
+	if last {
+		seg.Duration = end - seg.StartDTS
+		seg.Complete = true
+		if seg.Duration > 0 {
+			seg.Bitrate = int64(seg.Size) * 8 * int64(time.Second) / int64(seg.Duration)
+		}
+		m.maxDur = max(m.maxDur, seg.Duration)
+		m.open = nil
+		m.segStart = end
+		m.trim()
+	}
+	m.broadcast()
+	m.mu.Unlock()
+	if last && m.cfg.OnSegment != nil {
+		m.cfg.OnSegment(seg)
+	}
+	return nil
+}
+
+// trim moves segments that left the window to the retired list; m.mu held.
+func (m *Muxer) trim() {
+	window := windowNormal
+	if m.cfg.LowLatency {
+		window = max(windowLow, 8*m.targetDuration())
+	}
+	var total time.Duration
+	keep := 0
+	for i := len(m.segments) - 1; i >= 0; i-- {
+		if !m.segments[i].Complete {
+			keep++
+			continue
+		}
+		if total >= window && keep >= 3 {
+			break
+		}
+		total += m.segments[i].Duration
+		keep++
+	}
+	drop := len(m.segments) - keep
+	if drop <= 0 {
+		return
+	}
+	m.retired = append(m.retired, m.segments[:drop]...)
+	m.segments = append([]*Segment(nil), m.segments[drop:]...)
+	if n := len(m.retired) - retiredKept; n > 0 {
+		m.retired = append([]*Segment(nil), m.retired[n:]...)
+	}
+}
+
+func (m *Muxer) broadcast() {
+	close(m.changed)
+	m.changed = make(chan struct{})
+}
+
+// Close ends the stream: the held-back frame is published, the playlist gets EXT-X-ENDLIST, and waiters wake.
+func (m *Muxer) Close() {
+	if m.pending != nil && m.started {
+		p := m.pending
+		p.dur = m.lastDur
+		if p.dur <= 0 {
+			p.dur = 33 * time.Millisecond
+		}
+		m.pending = nil
+		if len(m.partVideo) == 0 {
+			m.partStart = p.dts
+		}
+		m.partVideo = append(m.partVideo, p)
+		_ = m.flushPart(p.dts+p.dur, true) // best effort: the stream is ending
+	}
+	m.mu.Lock()
+	if !m.closed {
+		m.closed = true
+		m.broadcast()
+	}
+	m.mu.Unlock()
+}
+
+// Closed tells whether the stream has ended.
+func (m *Muxer) Closed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
+}
+
+// targetDuration is EXT-X-TARGETDURATION in seconds; m.mu held.
+func (m *Muxer) targetDuration() time.Duration {
+	d := max(m.maxDur, m.minSegment())
+	return time.Duration((d + time.Second/2) / time.Second * time.Second)
+}
+
+// Segment returns the complete segment msn while it is in the window or recently retired.
+func (m *Muxer) Segment(msn uint64) (*Segment, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.find(msn)
+	if s == nil || !s.Complete {
+		return nil, false
+	}
+	return s, true
+}
+
+func (m *Muxer) find(msn uint64) *Segment {
+	for _, list := range [][]*Segment{m.segments, m.retired} {
+		for _, s := range list {
+			if s.MSN == msn {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+// ErrTooFar answers a request for a part or segment the server cannot produce soon (HLS: 400).
+var ErrTooFar = errors.New("hls: requested media is too far in the future")
+
+// ErrGone answers a request for media that has left the window (404).
+var ErrGone = errors.New("hls: no such segment or part")
+
+// WaitPart returns part i of segment msn, waiting for it while it is the next part or close to it (a preload
+// hint, a blocking playlist request). It gives up when ctx ends.
+func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int) (*Part, error) {
+	for {
+		m.mu.Lock()
+		if s := m.find(msn); s != nil && i < len(s.Parts) {
+			p := s.Parts[i]
+			m.mu.Unlock()
+			return p, nil
+		} else if s != nil && s.Complete {
+			m.mu.Unlock()
+			return nil, ErrGone
+		}
+		if err := m.tooFar(msn, i); err != nil {
+			m.mu.Unlock()
+			return nil, err
+		}
+		ch, closed := m.changed, m.closed
+		m.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// tooFar tells whether (msn, part) is beyond what a blocking request may wait for; m.mu held. part < 0 stands for
+// the whole segment.
+func (m *Muxer) tooFar(msn uint64, part int) error {
+	next := m.nextMSN // the segment after the newest
+	if msn > next+1 {
+		return ErrTooFar
+	}
+	if msn < next && m.find(msn) == nil {
+		return ErrGone
+	}
+	if part >= 0 {
+		have := 0
+		if m.open != nil && m.open.MSN == msn {
+			have = len(m.open.Parts)
+		}
+		if msn >= next && part > 3 || part > have+3 {
+			return ErrTooFar
+		}
+	}
+	return nil
+}
+
+// has tells whether (msn, part) is published; part < 0: the segment complete. m.mu held.
+func (m *Muxer) has(msn uint64, part int) bool {
+	s := m.find(msn)
+	if s == nil {
+		return msn < m.nextMSN && len(m.segments) > 0 && msn < m.segments[0].MSN
+	}
+	if part < 0 {
+		return s.Complete
+	}
+	return s.Complete || part < len(s.Parts)
+}
+
+// Wait blocks until the playlist holds (msn, part) (part < 0: segment msn complete), the stream ends, or ctx ends
+// (then it returns nil: the caller serves the playlist as it is). ErrTooFar when the request is beyond the
+// server's reach.
+func (m *Muxer) Wait(ctx context.Context, msn uint64, part int) error {
+	for {
+		m.mu.Lock()
+		if m.closed || m.has(msn, part) {
+			m.mu.Unlock()
+			return nil
+		}
+		if msn > m.nextMSN+1 || (part > 3 && msn >= m.nextMSN) {
+			m.mu.Unlock()
+			return ErrTooFar
+		}
+		ch := m.changed
+		m.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// Ready tells whether a segment is complete (the stream is playable).
+func (m *Muxer) Ready() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.nextMSN > 1 || (len(m.segments) > 0 && m.segments[0].Complete)
+}
+
+// Changed returns a channel closed at the next publication.
+func (m *Muxer) Changed() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.changed
+}

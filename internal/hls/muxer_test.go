@@ -1,0 +1,474 @@
+package hls
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	amp4 "github.com/abema/go-mp4"
+	"github.com/asticode/go-astits"
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+)
+
+// frame is one access unit of the fixture, in order of arrival.
+type frame struct {
+	video    bool
+	pts, dts time.Duration
+	au       [][]byte
+}
+
+// fixture reads testdata/source.ts (4.2 s of 192x108 30 fps H.264 High with B-frames and a 1 s GOP, AAC 44.1 kHz).
+func fixture(t testing.TB) (frames []frame, v VideoTrack, a *AudioTrack) {
+	t.Helper()
+	f, err := os.Open("testdata/source.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := &mpegts.Reader{R: bufio.NewReader(f)}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	toDur := func(x int64) time.Duration { return time.Duration(x) * time.Second / 90000 }
+	for _, tr := range r.Tracks() {
+		switch c := tr.Codec.(type) {
+		case *tscodecs.H264:
+			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
+				for _, n := range au {
+					switch h264.NALUType(n[0] & 0x1f) {
+					case h264.NALUTypeSPS:
+						v.SPS = n
+					case h264.NALUTypePPS:
+						v.PPS = n
+					}
+				}
+				frames = append(frames, frame{video: true, pts: toDur(pts), dts: toDur(dts), au: au})
+				return nil
+			})
+		case *tscodecs.MPEG4Audio:
+			cfg := c.Config
+			a = &AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}
+			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
+				for i, au := range aus {
+					p := toDur(pts) + time.Duration(i)*mpeg4audio.SamplesPerAccessUnit*time.Second/time.Duration(cfg.SampleRate)
+					frames = append(frames, frame{pts: p, au: [][]byte{au}})
+				}
+				return nil
+			})
+		}
+	}
+	for {
+		if err := r.Read(); err != nil {
+			break
+		}
+	}
+	v.Codec, v.Width, v.Height = "avc1.64000B", 192, 108
+	return frames, v, a
+}
+
+// feed writes the fixture loops times, shifting each loop by its duration, and returns the stream's length.
+func feed(t testing.TB, m *Muxer, frames []frame, loops int, each func(i int)) {
+	t.Helper()
+	const loopDur = 4200 * time.Millisecond
+	i := 0
+	for l := 0; l < loops; l++ {
+		off := time.Duration(l) * loopDur
+		for _, f := range frames {
+			if f.video {
+				if err := m.WriteH264(f.pts+off, f.dts+off, f.au); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				m.WriteAAC(f.pts+off, f.au[0])
+			}
+			if each != nil {
+				each(i)
+			}
+			i++
+		}
+	}
+}
+
+// dump writes the playlist and every segment and part of the window to dir.
+func dump(t testing.TB, m *Muxer, dir string, skip bool) []byte {
+	t.Helper()
+	u := RelativeURLs{Ext: m.Ext()}
+	pl := m.MediaPlaylist(u, skip)
+	if err := os.WriteFile(filepath.Join(dir, "playlist.m3u8"), pl, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if init := m.Init(); init != nil {
+		os.WriteFile(filepath.Join(dir, u.Init()), init, 0o644)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.segments {
+		var all []byte
+		for j, p := range s.Parts {
+			os.WriteFile(filepath.Join(dir, u.Part(s.MSN, j)), p.Data, 0o644)
+			all = append(all, p.Data...)
+		}
+		os.WriteFile(filepath.Join(dir, u.Segment(s.MSN)), all, 0o644)
+	}
+	return pl
+}
+
+// decodedFrames decodes a playlist with ffmpeg (any decoding error fails) and counts the video frames.
+func decodedFrames(t testing.TB, path string) int {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-allowed_extensions", "ALL", "-count_frames", "-select_streams", "v:0",
+		"-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", path, err, out)
+	}
+	// the count is printed for the program's stream and for the stream; anything else is an error message
+	lines := strings.Fields(strings.TrimSpace(string(out)))
+	if len(lines) == 0 {
+		t.Fatalf("ffprobe printed nothing")
+	}
+	n, err := strconv.Atoi(lines[0])
+	for _, l := range lines {
+		if l != lines[0] || err != nil {
+			t.Fatalf("ffprobe printed errors:\n%s", out)
+		}
+	}
+	return n
+}
+
+func TestMuxerPlaylistsAndMediaDecode(t *testing.T) {
+	frames, v, a := fixture(t)
+	nVideo := 0
+	for _, f := range frames {
+		if f.video {
+			nVideo++
+		}
+	}
+	for _, tc := range []struct {
+		container string
+		ll        bool
+	}{{ContainerTS, true}, {ContainerFMP4, true}, {ContainerTS, false}, {ContainerFMP4, false}} {
+		t.Run(fmt.Sprintf("%s/ll=%v", tc.container, tc.ll), func(t *testing.T) {
+			var completed []*Segment
+			m, err := New(Config{LowLatency: tc.ll, Container: tc.container, Video: v, Audio: a,
+				OnSegment: func(s *Segment) { completed = append(completed, s) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			feed(t, m, frames, 1, nil)
+			m.Close()
+			dir := t.TempDir()
+			pl := dump(t, m, dir, false)
+
+			parsed, err := playlist.Unmarshal(pl)
+			if err != nil {
+				t.Fatalf("gohlslib cannot parse our playlist: %v\n%s", err, pl)
+			}
+			mp := parsed.(*playlist.Media)
+			if !mp.Endlist {
+				t.Error("ended stream without EXT-X-ENDLIST")
+			}
+			min := minSegmentNormal
+			if tc.ll {
+				min = minSegmentLow
+				if mp.ServerControl == nil || !mp.ServerControl.CanBlockReload || mp.PartInf == nil {
+					t.Fatalf("LL-HLS playlist without server control / part-inf:\n%s", pl)
+				}
+			} else if mp.PartInf != nil || strings.Contains(string(pl), "#EXT-X-PART") {
+				t.Fatalf("standard HLS playlist lists parts:\n%s", pl)
+			}
+			if len(completed) != len(mp.Segments) {
+				t.Errorf("OnSegment called %d times for %d segments", len(completed), len(mp.Segments))
+			}
+			var total time.Duration
+			for i, s := range mp.Segments {
+				total += s.Duration
+				if s.DateTime == nil {
+					t.Errorf("segment %d without EXT-X-PROGRAM-DATE-TIME", i)
+				}
+				if i < len(mp.Segments)-1 && (s.Duration < min-keyframeTolerance || s.Duration > min+keyframeTolerance+time.Second) {
+					t.Errorf("segment %d lasts %v (keyframes every 1 s, minimum %v)", i, s.Duration, min)
+				}
+				if time.Duration(mp.TargetDuration)*time.Second < s.Duration.Round(time.Second) {
+					t.Errorf("segment %d (%v) longer than the target duration %d", i, s.Duration, mp.TargetDuration)
+				}
+				seg := completed[i]
+				if !seg.Parts[0].Independent {
+					t.Errorf("segment %d does not start with a keyframe", i)
+				}
+				for j, p := range seg.Parts {
+					if p.Duration > PartTarget {
+						t.Errorf("segment %d part %d lasts %v > part target", i, j, p.Duration)
+					}
+					if j < len(seg.Parts)-1 && p.Duration < partCut {
+						t.Errorf("segment %d part %d lasts only %v", i, j, p.Duration)
+					}
+				}
+			}
+			if d := total - 4200*time.Millisecond; d < -50*time.Millisecond || d > 50*time.Millisecond {
+				t.Errorf("segments add up to %v, the source lasts 4.2 s", total)
+			}
+			if got := decodedFrames(t, filepath.Join(dir, "playlist.m3u8")); got != nVideo {
+				t.Errorf("ffprobe decoded %d video frames from the playlist, the source has %d", got, nVideo)
+			}
+		})
+	}
+}
+
+func TestMuxerLLPartsPlaylistDecodes(t *testing.T) {
+	// A player that joins at the live edge reads the parts: a playlist made of the parts alone must decode.
+	frames, v, a := fixture(t)
+	for _, container := range []string{ContainerTS, ContainerFMP4} {
+		t.Run(container, func(t *testing.T) {
+			m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			feed(t, m, frames, 1, nil)
+			m.Close()
+			dir := t.TempDir()
+			dump(t, m, dir, false)
+			var b strings.Builder
+			fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n")
+			if container == ContainerFMP4 {
+				b.WriteString("#EXT-X-MAP:URI=\"init.mp4\"\n")
+			}
+			n := 0
+			m.mu.Lock()
+			for _, s := range m.segments {
+				for j, p := range s.Parts {
+					fmt.Fprintf(&b, "#EXTINF:%s,\n%s\n", secs(p.Duration), RelativeURLs{Ext: m.Ext()}.Part(s.MSN, j))
+					n++
+				}
+			}
+			m.mu.Unlock()
+			b.WriteString("#EXT-X-ENDLIST\n")
+			os.WriteFile(filepath.Join(dir, "parts.m3u8"), []byte(b.String()), 0o644)
+			if n < 12 {
+				t.Fatalf("only %d parts for 4.2 s", n)
+			}
+			if got := decodedFrames(t, filepath.Join(dir, "parts.m3u8")); got < 120 {
+				t.Errorf("decoded %d frames from the parts", got)
+			}
+		})
+	}
+}
+
+func TestMuxerDeltaUpdateAndWindow(t *testing.T) {
+	frames, v, a := fixture(t)
+	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, m, frames, 5, nil) // 21 s
+	full, err := playlist.Unmarshal(m.MediaPlaylist(RelativeURLs{Ext: "ts"}, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delta, err := playlist.Unmarshal(m.MediaPlaylist(RelativeURLs{Ext: "ts"}, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, d := full.(*playlist.Media), delta.(*playlist.Media)
+	var window time.Duration
+	for _, s := range f.Segments {
+		window += s.Duration
+	}
+	if window < windowLow || window > windowLow+3*time.Second {
+		t.Errorf("window holds %v of media, want about %v", window, windowLow)
+	}
+	if f.MediaSequence < 10 {
+		t.Errorf("media sequence %d after 21 s of 1 s segments: old segments not dropped", f.MediaSequence)
+	}
+	if d.Skip == nil || d.Skip.SkippedSegments == 0 {
+		t.Fatalf("no EXT-X-SKIP in the delta update:\n%s", m.MediaPlaylist(RelativeURLs{Ext: "ts"}, true))
+	}
+	if d.Skip.SkippedSegments+len(d.Segments) != len(f.Segments) || d.MediaSequence != f.MediaSequence {
+		t.Errorf("delta: %d skipped + %d listed, full playlist has %d", d.Skip.SkippedSegments, len(d.Segments), len(f.Segments))
+	}
+	if last := d.Segments[len(d.Segments)-1].URI; last != f.Segments[len(f.Segments)-1].URI {
+		t.Errorf("delta ends at %s, full at %s", last, f.Segments[len(f.Segments)-1].URI)
+	}
+	// a segment that just left the playlist stays fetchable; an old one is gone
+	if _, ok := m.Segment(uint64(f.MediaSequence - 1)); !ok {
+		t.Error("the segment that just left the window is not fetchable")
+	}
+	if _, ok := m.Segment(0); ok {
+		t.Error("segment 0 still held after 21 s")
+	}
+}
+
+func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
+	frames, v, a := fixture(t)
+	m, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(frames) / 2
+	feed(t, m, frames[:half], 1, nil)
+	pl, _ := playlist.Unmarshal(m.MediaPlaylist(RelativeURLs{Ext: "mp4"}, false))
+	mp := pl.(*playlist.Media)
+	if mp.PreloadHint == nil {
+		t.Fatal("no preload hint")
+	}
+	var msn uint64
+	var part int
+	if _, err := fmt.Sscanf(mp.PreloadHint.URI, "%d.%d.mp4", &msn, &part); err != nil {
+		t.Fatalf("preload hint %q: %v", mp.PreloadHint.URI, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	gotPart := make(chan error, 1)
+	go func() {
+		p, err := m.WaitPart(ctx, msn, part)
+		if err == nil && len(p.Data) == 0 {
+			err = errors.New("empty part")
+		}
+		gotPart <- err
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- m.Wait(ctx, msn, part) }()
+	select {
+	case err := <-gotPart:
+		t.Fatalf("the hinted part was served before it existed: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	feed(t, m, frames[half:], 1, nil)
+	if err := <-gotPart; err != nil {
+		t.Fatalf("hinted part: %v", err)
+	}
+	if err := <-waited; err != nil {
+		t.Fatalf("blocking reload: %v", err)
+	}
+	if !strings.Contains(string(m.MediaPlaylist(RelativeURLs{Ext: "mp4"}, false)), mp.PreloadHint.URI) {
+		t.Error("the playlist after the wait does not list the hinted part")
+	}
+	if err := m.Wait(ctx, msn+5, 0); !errors.Is(err, ErrTooFar) {
+		t.Errorf("a request five segments ahead: %v, want ErrTooFar", err)
+	}
+	m.Close()
+	m.mu.Lock()
+	next := m.nextMSN
+	m.mu.Unlock()
+	if _, err := m.WaitPart(ctx, next, 0); !errors.Is(err, ErrClosed) {
+		t.Errorf("waiting for a part of an ended stream: %v, want ErrClosed", err)
+	}
+}
+
+func TestMuxerTimedMetadata(t *testing.T) {
+	frames, v, a := fixture(t)
+	for _, container := range []string{ContainerTS, ContainerFMP4} {
+		t.Run(container, func(t *testing.T) {
+			m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			payloads := [][]byte{[]byte(`{"question":"2+2?"}`), []byte("ünïcødé ✓")}
+			feed(t, m, frames, 1, func(i int) {
+				switch i {
+				case 40:
+					m.Metadata(ID3(payloads[0]))
+				case 200:
+					m.Metadata(ID3(payloads[1]))
+				}
+			})
+			m.Close()
+			var all []byte
+			if init := m.Init(); init != nil {
+				all = append(all, init...)
+			}
+			m.mu.Lock()
+			for _, s := range m.segments {
+				for _, p := range s.Parts {
+					all = append(all, p.Data...)
+				}
+			}
+			m.mu.Unlock()
+			var got [][]byte
+			if container == ContainerTS {
+				got = tsID3(t, all)
+			} else {
+				got = emsgID3(t, all)
+			}
+			if len(got) != 2 {
+				t.Fatalf("found %d ID3 tags, want 2", len(got))
+			}
+			for i, tag := range got {
+				val, ok := TXXX(tag)
+				if !ok || !bytes.Equal(val, payloads[i]) {
+					t.Errorf("cue %d carries %q, want %q", i, val, payloads[i])
+				}
+			}
+			if container == ContainerTS {
+				// ffprobe recognises the stream as timed ID3
+				dir := t.TempDir()
+				os.WriteFile(filepath.Join(dir, "all.ts"), all, 0o644)
+				out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", filepath.Join(dir, "all.ts")).CombinedOutput()
+				if err != nil || !strings.Contains(string(out), "timed_id3") {
+					t.Errorf("ffprobe does not see a timed_id3 stream: %v %s", err, out)
+				}
+			}
+		})
+	}
+}
+
+func tsID3(t *testing.T, data []byte) [][]byte {
+	dmx := astits.NewDemuxer(context.Background(), bytes.NewReader(data))
+	var tags [][]byte
+	for {
+		d, err := dmx.NextData()
+		if err != nil {
+			break
+		}
+		if d.PES != nil && d.PID == pidID3 {
+			tags = append(tags, d.PES.Data)
+		}
+	}
+	return tags
+}
+
+func emsgID3(t *testing.T, data []byte) [][]byte {
+	var tags [][]byte
+	_, err := amp4.ReadBoxStructure(bytes.NewReader(data), func(h *amp4.ReadHandle) (any, error) {
+		if h.BoxInfo.Type == amp4.BoxTypeEmsg() {
+			box, _, err := h.ReadPayload()
+			if err != nil {
+				return nil, err
+			}
+			e := box.(*amp4.Emsg)
+			if e.SchemeIdUri != emsgID3Scheme || e.Version != 1 || e.Timescale != videoTimescale {
+				t.Errorf("emsg %+v", e)
+			}
+			tags = append(tags, e.MessageData)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tags
+}
+
+func TestID3RoundTrip(t *testing.T) {
+	for _, p := range []string{"", "x", strings.Repeat("é", 600)} {
+		v, ok := TXXX(ID3([]byte(p)))
+		if !ok || string(v) != p {
+			t.Errorf("TXXX(ID3(%q)) = %q %v", p, v, ok)
+		}
+	}
+	if _, ok := TXXX([]byte("ID3\x04\x00\x00\x00\x00\x00\x7fTXXX")); ok {
+		t.Error("truncated tag accepted")
+	}
+}

@@ -1,0 +1,155 @@
+package hls
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// URLs names what a media playlist refers to: the playback front decides the layout and the signed authorisation.
+type URLs interface {
+	Init() string
+	Segment(msn uint64) string
+	Part(msn uint64, i int) string
+}
+
+// RelativeURLs is the plain layout: init.mp4, <msn>.<ext>, <msn>.<part>.<ext>.
+type RelativeURLs struct{ Ext string }
+
+func (u RelativeURLs) Init() string              { return "init.mp4" }
+func (u RelativeURLs) Segment(msn uint64) string { return fmt.Sprintf("%d.%s", msn, u.Ext) }
+func (u RelativeURLs) Part(msn uint64, i int) string {
+	return fmt.Sprintf("%d.%d.%s", msn, i, u.Ext)
+}
+
+func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 5, 64) }
+
+// MediaPlaylist renders the rendition's media playlist; skip asks for a delta update (_HLS_skip=YES), honoured
+// for LL-HLS only.
+func (m *Muxer) MediaPlaylist(urls URLs, skip bool) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var b strings.Builder
+	target := m.targetDuration()
+	ll := m.cfg.LowLatency
+	version := 3
+	switch {
+	case ll:
+		version = 9
+	case m.cfg.Container == ContainerFMP4:
+		version = 7
+	}
+	b.WriteString("#EXTM3U\n")
+	fmt.Fprintf(&b, "#EXT-X-VERSION:%d\n", version)
+	fmt.Fprintf(&b, "#EXT-X-TARGETDURATION:%d\n", target/time.Second)
+	skipUntil := 6 * target
+	if ll {
+		fmt.Fprintf(&b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=%s,PART-HOLD-BACK=%s\n",
+			secs(skipUntil), secs(3*PartTarget))
+		fmt.Fprintf(&b, "#EXT-X-PART-INF:PART-TARGET=%s\n", secs(PartTarget))
+	}
+	first := uint64(0)
+	if len(m.segments) > 0 {
+		first = m.segments[0].MSN
+	}
+	fmt.Fprintf(&b, "#EXT-X-MEDIA-SEQUENCE:%d\n", first)
+	if m.cfg.Container == ContainerFMP4 {
+		fmt.Fprintf(&b, "#EXT-X-MAP:URI=%q\n", urls.Init())
+	}
+
+	// the live edge, for the delta and for which segments list their parts
+	var end time.Duration
+	if n := len(m.segments); n > 0 {
+		last := m.segments[n-1]
+		end = last.StartDTS + last.Duration
+		if !last.Complete {
+			for _, p := range last.Parts {
+				end += p.Duration
+			}
+		}
+	}
+	skipped := 0
+	if ll && skip {
+		for _, s := range m.segments {
+			if !s.Complete || end-(s.StartDTS+s.Duration) < skipUntil {
+				break
+			}
+			skipped++
+		}
+		if skipped > 0 {
+			fmt.Fprintf(&b, "#EXT-X-SKIP:SKIPPED-SEGMENTS=%d\n", skipped)
+		}
+	}
+	var carried []string // tags of skipped segments, written before the first listed one
+	for i, s := range m.segments {
+		if i < skipped {
+			carried = append(carried, s.Tags...)
+			continue
+		}
+		for _, t := range carried {
+			b.WriteString(t)
+			b.WriteByte('\n')
+		}
+		carried = nil
+		for _, t := range s.Tags {
+			b.WriteString(t)
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "#EXT-X-PROGRAM-DATE-TIME:%s\n", s.Start.Format("2006-01-02T15:04:05.000Z07:00"))
+		withParts := ll && (!s.Complete || end-(s.StartDTS+s.Duration) < 3*target)
+		if withParts {
+			for j, p := range s.Parts {
+				fmt.Fprintf(&b, "#EXT-X-PART:DURATION=%s,URI=%q", secs(p.Duration), urls.Part(s.MSN, j))
+				if p.Independent {
+					b.WriteString(",INDEPENDENT=YES")
+				}
+				b.WriteByte('\n')
+			}
+		}
+		if s.Complete {
+			fmt.Fprintf(&b, "#EXTINF:%s,\n%s\n", secs(s.Duration), urls.Segment(s.MSN))
+		}
+	}
+	switch {
+	case m.closed:
+		b.WriteString("#EXT-X-ENDLIST\n")
+	case ll:
+		msn, part := m.nextMSN, 0
+		if m.open != nil {
+			msn, part = m.open.MSN, len(m.open.Parts)
+		}
+		fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=%q\n", urls.Part(msn, part))
+	}
+	return []byte(b.String())
+}
+
+// Rendition describes a variant of the multivariant playlist.
+type Rendition struct {
+	Name          string // "720p30"
+	URL           string
+	Bandwidth     int64 // peak, bits per second
+	Codecs        string
+	Width, Height int
+	FrameRate     float64
+}
+
+// Multivariant renders a multivariant playlist, highest bandwidth first.
+func Multivariant(rs []Rendition, independent bool) []byte {
+	var b strings.Builder
+	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n")
+	if independent {
+		b.WriteString("#EXT-X-INDEPENDENT-SEGMENTS\n")
+	}
+	for _, r := range rs {
+		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,CODECS=%q", r.Bandwidth, r.Codecs)
+		if r.Width > 0 && r.Height > 0 {
+			fmt.Fprintf(&b, ",RESOLUTION=%dx%d", r.Width, r.Height)
+		}
+		if r.FrameRate > 0 {
+			fmt.Fprintf(&b, ",FRAME-RATE=%.3f", r.FrameRate)
+		}
+		fmt.Fprintf(&b, "\n%s\n", r.URL)
+	}
+	return []byte(b.String())
+}
