@@ -45,6 +45,11 @@ type Config struct {
 	AllowInsecureRTMP   bool
 	Events              EventsConfig
 
+	// Playback viewers' country, for playback restriction policies' allowedCountries.
+	CountryHeader  string // a trusted header the edge in front sets (CloudFront-Viewer-Country, CF-IPCountry)
+	GeoIPDatabase  string // a MaxMind-format country database file
+	ClientIPHeader string // a trusted header carrying the client address for the database look-up (X-Forwarded-For)
+
 	QuotaChannels                    int
 	QuotaPlaybackKeyPairs            int
 	QuotaRecordingConfigurations     int
@@ -89,6 +94,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.RTMPSKey, "rtmps-key", "", "PEM private key of --rtmps-cert")
 	fs.BoolVar(&c.AllowInsecureRTMP, "rtmp-allow-insecure", envBool("rtmp-allow-insecure"),
 		"accept plain RTMP for every channel, not only those with insecureIngest (local development; env "+EnvName("rtmp-allow-insecure")+")")
+	str(&c.CountryHeader, "playback-country-header", "", "trust this request header for the viewer's country (e.g. CloudFront-Viewer-Country), for playback restriction policies")
+	str(&c.GeoIPDatabase, "playback-geoip-db", "", "MaxMind-format database (GeoLite2-Country.mmdb) to find the viewer's country from its address")
+	str(&c.ClientIPHeader, "playback-client-ip-header", "", "trust this header (e.g. X-Forwarded-For) for the viewer's address in GeoIP look-ups")
 	fs.BoolVar(&c.Events.Log, "events-log", envBool("events-log"), "log every IVS event (env "+EnvName("events-log")+")")
 	str(&c.Events.WebhookURL, "events-webhook-url", "", "POST every IVS event as JSON to this URL")
 	str(&c.Events.WebhookSecret, "events-webhook-secret", "", "sign webhook bodies: X-OpenIVS-Signature: sha256=<HMAC-SHA256 hex>")

@@ -171,6 +171,11 @@ func (m *Muxer) WriteH264(pts, dts time.Duration, au [][]byte) error {
 		m.started, m.t0, m.wall0 = true, dts, m.cfg.Now()
 	}
 	s := &videoSample{dts: dts - m.t0, pts: pts - m.t0, key: key, au: au}
+	// The wall clock of the timeline's origin: no frame arrives before it was captured, so the earliest arrival
+	// minus timestamp bounds it (frames buffered by the encoder or the connection arrive late, and are ignored).
+	if w := m.cfg.Now().Add(-s.dts); w.Before(m.wall0) {
+		m.wall0 = w
+	}
 	if s.pts < s.dts {
 		s.pts = s.dts
 	}
@@ -498,4 +503,22 @@ func (m *Muxer) Changed() <-chan struct{} {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.changed
+}
+
+// TargetDuration is the playlist's EXT-X-TARGETDURATION.
+func (m *Muxer) TargetDuration() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.targetDuration()
+}
+
+// PeakBitrate is the highest bitrate of the segments in the window (bits per second), 0 before the first.
+func (m *Muxer) PeakBitrate() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var peak int64
+	for _, s := range m.segments {
+		peak = max(peak, s.Bitrate)
+	}
+	return peak
 }

@@ -10,9 +10,60 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/live"
 )
+
+// Packager packages a live stream's media for playback (internal/playback, with the HLS packager).
+type Packager interface {
+	// Package starts packaging a stream whose tracks are known; the Sink then gets every access unit.
+	Package(s *live.Stream, video []hls.VideoTrack, audio *hls.AudioTrack) (Sink, error)
+}
+
+// Sink receives a stream's media, from the connection's goroutine.
+type Sink interface {
+	WriteH264(track int, pts, dts time.Duration, au [][]byte)
+	WriteAAC(pts time.Duration, au []byte)
+	// Close ends the stream's packaging.
+	Close()
+}
+
+// media passes access units to the sink once there is one (the reader's callbacks exist before it).
+type media struct{ sink Sink }
+
+func (m *media) h264(track int, pts, dts time.Duration, au [][]byte) {
+	if m.sink != nil {
+		m.sink.WriteH264(track, pts, dts, au)
+	}
+}
+
+func (m *media) aac(pts time.Duration, au []byte) {
+	if m.sink != nil {
+		m.sink.WriteAAC(pts, au)
+	}
+}
+
+// open starts packaging; without a packager (unit tests of ingest alone) the stream is playable at once.
+func (m *media) open(p Packager, s *live.Stream, video []hls.VideoTrack, audio *hls.AudioTrack) error {
+	if p == nil {
+		s.Playable()
+		return nil
+	}
+	sink, err := p.Package(s, video, audio)
+	if err != nil {
+		return fmt.Errorf("packaging: %w", err)
+	}
+	m.sink = sink
+	return nil
+}
+
+func (m *media) close() {
+	if m.sink != nil {
+		m.sink.Close()
+	}
+}
 
 // Channel is what a stream key unlocks.
 type Channel struct {

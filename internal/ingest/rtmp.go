@@ -16,6 +16,7 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/message"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
+	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/live"
 )
 
@@ -35,6 +36,8 @@ type RTMP struct {
 	// OnQuotaBreach is told when a publisher is refused because its account has as many live streams as its
 	// concurrent-stream quota allows.
 	OnQuotaBreach func(ctx context.Context, account, region string)
+	// Packager packages the media for playback.
+	Packager Packager
 
 	wg sync.WaitGroup
 }
@@ -166,7 +169,9 @@ func (s *RTMP) handle(ctx context.Context, c net.Conn, secure bool) error {
 	if err := r.Initialize(); err != nil {
 		return fmt.Errorf("reading tracks: %w", err)
 	}
-	video, audio, meters, err := describe(r, mc.encoderName(), stream)
+	out := &media{}
+	defer out.close()
+	video, audio, tracks, meters, err := describe(r, mc.encoderName(), stream, out)
 	if err != nil {
 		return err
 	}
@@ -184,6 +189,9 @@ func (s *RTMP) handle(ctx context.Context, c net.Conn, secure bool) error {
 		}
 	}
 	stream.Describe(video, audio)
+	if err := out.open(s.Packager, stream, tracks.video, tracks.audio); err != nil {
+		return fmt.Errorf("channel %s: %w", ch.ARN, err)
+	}
 	s.Log.Info("stream started", "channel", ch.ARN, "stream_id", stream.Snapshot().StreamID, "secure", secure,
 		"video", fmt.Sprint(video), "audio", fmt.Sprint(audio))
 	lastMeasure := time.Now()
@@ -272,18 +280,28 @@ func auSize(au [][]byte) int {
 	return n
 }
 
+// packagerTracks are the codec parameters the packager needs.
+type packagerTracks struct {
+	video []hls.VideoTrack
+	audio *hls.AudioTrack
+}
+
 // describe reads the tracks' parameters and installs the media callbacks.
-func describe(r *gortmplib.Reader, encoder string, stream *live.Stream) ([]live.Video, []live.Audio, []*meter, error) {
+func describe(r *gortmplib.Reader, encoder string, stream *live.Stream, out *media) ([]live.Video, []live.Audio, packagerTracks, []*meter, error) {
 	var video []live.Video
 	var audio []live.Audio
+	var pt packagerTracks
 	var meters []*meter
 	now := time.Now()
+	fail := func(err error) ([]live.Video, []live.Audio, packagerTracks, []*meter, error) {
+		return nil, nil, packagerTracks{}, nil, err
+	}
 	for _, t := range r.Tracks() {
 		switch codec := t.Codec.(type) {
 		case *codecs.H264:
 			var sps h264.SPS
 			if err := sps.Unmarshal(codec.SPS); err != nil {
-				return nil, nil, nil, fmt.Errorf("invalid H.264 SPS: %w", err)
+				return fail(fmt.Errorf("invalid H.264 SPS: %w", err))
 			}
 			m := &meter{start: now}
 			meters = append(meters, m)
@@ -293,14 +311,18 @@ func describe(r *gortmplib.Reader, encoder string, stream *live.Stream) ([]live.
 				Width: sps.Width(), Height: sps.Height(), Framerate: sps.FPS(), Encoder: encoder,
 				Track: fmt.Sprintf("Track%d", len(video)),
 			})
+			pt.video = append(pt.video, hls.VideoTrack{SPS: codec.SPS, PPS: codec.PPS, Codec: video[len(video)-1].Codec,
+				Width: sps.Width(), Height: sps.Height()})
+			track := len(pt.video) - 1
 			r.OnDataH264(t, func(pts, dts time.Duration, au [][]byte) {
 				n := auSize(au)
 				m.add(n)
 				stream.Media(n)
+				out.h264(track, pts, dts, au)
 			})
 		case *codecs.MPEG4Audio:
 			if codec.Config == nil {
-				return nil, nil, nil, errors.New("AAC track without an AudioSpecificConfig")
+				return fail(errors.New("AAC track without an AudioSpecificConfig"))
 			}
 			channels := int(codec.Config.ChannelConfig)
 			if channels == 7 {
@@ -308,15 +330,24 @@ func describe(r *gortmplib.Reader, encoder string, stream *live.Stream) ([]live.
 			}
 			audio = append(audio, live.Audio{Codec: fmt.Sprintf("mp4a.40.%d", codec.Config.Type),
 				SampleRate: codec.Config.SampleRate, Channels: channels, Track: fmt.Sprintf("Track%d", len(audio))})
-			r.OnDataMPEG4Audio(t, func(pts time.Duration, au []byte) { stream.Media(len(au)) })
+			first := pt.audio == nil
+			if first {
+				pt.audio = &hls.AudioTrack{Config: codec.Config, Codec: audio[len(audio)-1].Codec}
+			}
+			r.OnDataMPEG4Audio(t, func(pts time.Duration, au []byte) {
+				stream.Media(len(au))
+				if first {
+					out.aac(pts, au)
+				}
+			})
 		default:
-			return nil, nil, nil, fmt.Errorf("codec %T is not accepted: publish H.264 video and AAC audio", t.Codec)
+			return fail(fmt.Errorf("codec %T is not accepted: publish H.264 video and AAC audio", t.Codec))
 		}
 	}
 	if len(video) == 0 {
-		return nil, nil, nil, errors.New("no video track: IVS low-latency channels need video")
+		return fail(errors.New("no video track: IVS low-latency channels need video"))
 	}
-	return video, audio, meters, nil
+	return video, audio, pt, meters, nil
 }
 
 // spsConstraints is the constraint-flags byte of an SPS (the second byte of the RFC 6381 avc1 string).

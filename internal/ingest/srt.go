@@ -11,9 +11,11 @@ import (
 	srt "github.com/datarhei/gosrt"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	mcodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
+	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/live"
 )
 
@@ -27,6 +29,8 @@ type SRT struct {
 	// OnQuotaBreach is told when a publisher is refused because its account has as many live streams as its
 	// concurrent-stream quota allows.
 	OnQuotaBreach func(ctx context.Context, account, region string)
+	// Packager packages the media for playback.
+	Packager Packager
 
 	wg sync.WaitGroup
 }
@@ -65,6 +69,9 @@ func (s *SRT) Serve(ctx context.Context, ln srt.Listener) error {
 	}
 }
 
+// ts90 converts an MPEG-TS timestamp (90 kHz) to a duration.
+func ts90(t int64) time.Duration { return time.Duration(t) * time.Second / 90000 }
+
 func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 	key := req.StreamId()
 	ch, err := s.Resolver.ResolveStreamKey(ctx, key)
@@ -101,9 +108,12 @@ func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 	if err := r.Initialize(); err != nil {
 		return fmt.Errorf("MPEG-TS: %w", err)
 	}
+	out := &media{}
+	defer out.close()
 	var (
 		videoTrack *mpegts.Track
 		audio      []live.Audio
+		audioTrack *hls.AudioTrack
 		m          = &meter{start: time.Now()}
 		described  bool
 		breach     error
@@ -121,8 +131,19 @@ func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 			}
 			audio = append(audio, live.Audio{Codec: fmt.Sprintf("mp4a.40.%d", codec.Type), SampleRate: codec.SampleRate,
 				Channels: channels, Track: fmt.Sprintf("Track%d", len(audio))})
+			first := audioTrack == nil
+			if first {
+				cfg := codec.Config
+				audioTrack = &hls.AudioTrack{Config: &cfg, Codec: audio[len(audio)-1].Codec}
+			}
 			r.OnDataMPEG4Audio(t, func(pts int64, aus [][]byte) error {
 				stream.Media(auSize(aus))
+				if first {
+					frame := time.Duration(mpeg4audio.SamplesPerAccessUnit) * time.Second / time.Duration(codec.SampleRate)
+					for i, au := range aus {
+						out.aac(ts90(pts)+time.Duration(i)*frame, au)
+					}
+				}
 				return nil
 			})
 		}
@@ -135,10 +156,17 @@ func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 		m.add(n)
 		stream.Media(n)
 		if described {
+			out.h264(0, ts90(pts), ts90(dts), au)
 			return nil
 		}
+		var pps []byte
 		for _, nalu := range au {
-			if len(nalu) == 0 || h264.NALUType(nalu[0]&0x1f) != h264.NALUTypeSPS {
+			if len(nalu) > 0 && h264.NALUType(nalu[0]&0x1f) == h264.NALUTypePPS {
+				pps = nalu
+			}
+		}
+		for _, nalu := range au {
+			if len(nalu) == 0 || h264.NALUType(nalu[0]&0x1f) != h264.NALUTypeSPS || pps == nil {
 				continue
 			}
 			var sps h264.SPS
@@ -163,6 +191,11 @@ func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 			}
 			described = true
 			stream.Describe([]live.Video{v}, audio)
+			if err := out.open(s.Packager, stream, []hls.VideoTrack{{SPS: nalu, PPS: pps, Codec: v.Codec, Width: v.Width, Height: v.Height}}, audioTrack); err != nil {
+				breach = fmt.Errorf("channel %s: %w", ch.ARN, err)
+				return breach
+			}
+			out.h264(0, ts90(pts), ts90(dts), au)
 			s.Log.Info("stream started", "channel", ch.ARN, "stream_id", stream.Snapshot().StreamID, "protocol", "srt",
 				"video", fmt.Sprint(v), "audio", fmt.Sprint(audio))
 			break

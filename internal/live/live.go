@@ -36,6 +36,8 @@ type Channel struct {
 	ARN, Account, Region, ID, Name string
 	Type                           string // ivsapi.ChannelType
 	PlaybackURL                    string
+	LatencyMode                    string // ivsapi.ChannelLatencyMode: LOW (LL-HLS) or NORMAL
+	ContainerFormat                string // ivsapi.ContainerFormat: TS or FRAGMENTED_MP4
 }
 
 // Video and Audio describe the ingested media, as read from the stream itself.
@@ -132,7 +134,8 @@ type Stream struct {
 	snap      Snapshot
 	last      time.Time // when media last arrived
 	cues      []Cue
-	described bool      // media described: the stream is visible as LIVE
+	described bool      // media described: the session exists
+	playable  bool      // its first segment is playable: the stream is visible as LIVE (Stream Start)
 	refused   bool      // refused after its media was read: a session without a stream
 	persisted time.Time // when measurements last went to the Observer
 	done      chan struct{}
@@ -178,14 +181,15 @@ func (s *Stream) Snapshot() Snapshot {
 	return s.snap
 }
 
-// visible returns the snapshot of a stream whose media is described (a stream becomes LIVE then).
+// visible returns the snapshot of a stream that is playable (a stream becomes LIVE then).
 func (s *Stream) visible() (Snapshot, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.snap, s.described
+	return s.snap, s.playable
 }
 
-// Describe sets the media description read from the stream and announces the stream as started.
+// Describe sets the media description read from the stream: the stream session exists from here (Session
+// Created). The stream goes live when the packager calls Playable.
 func (s *Stream) Describe(video []Video, audio []Audio) {
 	s.mu.Lock()
 	s.snap.Video, s.snap.Audio = video, audio
@@ -194,8 +198,30 @@ func (s *Stream) Describe(video []Video, audio []Audio) {
 	s.mu.Unlock()
 	if s.r.obs != nil {
 		s.r.obs.StreamStarted(s.r.ctx, snap)
+	}
+}
+
+// Playable tells that the stream's first segment can be played: the stream is LIVE from here (GetStream,
+// ListStreams) and Stream Start is announced, as IVS does. Calls after the first do nothing.
+func (s *Stream) Playable() {
+	s.mu.Lock()
+	if s.playable || !s.described {
+		s.mu.Unlock()
+		return
+	}
+	s.playable = true
+	snap := s.snap
+	s.mu.Unlock()
+	if s.r.obs != nil {
 		s.r.obs.StreamEvent(s.r.ctx, snap, EventStreamStart, "")
 	}
+}
+
+// SetViewers sets the stream's count of concurrent viewers (GetStream's viewerCount).
+func (s *Stream) SetViewers(n int64) {
+	s.mu.Lock()
+	s.snap.Viewers = n
+	s.mu.Unlock()
 }
 
 // persistEvery is how often measurements reach the Observer (the stream session).
@@ -277,7 +303,7 @@ func (s *Stream) monitor() {
 	}
 	s.mu.Lock()
 	s.snap.EndTime = r.now().UTC()
-	snap, why, described, refused := s.snap, s.why, s.described, s.refused
+	snap, why, described, playable, refused := s.snap, s.why, s.described, s.playable, s.refused
 	s.mu.Unlock()
 	r.mu.Lock()
 	if r.streams[snap.Channel.ARN] == s {
@@ -288,7 +314,7 @@ func (s *Stream) monitor() {
 		"duration", snap.EndTime.Sub(snap.StartTime).Round(time.Millisecond), "bytes", snap.Bytes)
 	if r.obs != nil && (described || refused) { // a stream refused before its media was read has no session
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 10*time.Second)
-		if described {
+		if playable {
 			r.obs.StreamEvent(ctx, snap, EventStreamEnd, "")
 		}
 		r.obs.StreamEnded(ctx, snap, why)

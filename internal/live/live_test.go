@@ -80,8 +80,14 @@ func TestStarvationIdleAndMaxDuration(t *testing.T) {
 		t.Fatal("a stream is LIVE before its media is described")
 	}
 	s.Describe([]Video{{Codec: "avc1.64001F", Width: 1280, Height: 720}}, nil)
-	if got, live := r.Stream(ch.ARN); !live || *got.StreamId == "" || string(*got.Health) != "HEALTHY" {
-		t.Fatalf("Stream after Describe: %+v %v", got, live)
+	if _, live := r.Stream(ch.ARN); live {
+		t.Fatal("a stream is LIVE before its first segment is playable")
+	}
+	s.Playable()
+	s.Playable() // once only
+	s.SetViewers(7)
+	if got, live := r.Stream(ch.ARN); !live || *got.StreamId == "" || string(*got.Health) != "HEALTHY" || *got.ViewerCount != 7 {
+		t.Fatalf("Stream after Playable: %+v %v", got, live)
 	}
 	c.add(4 * time.Second) // past StarvationAfter
 	waitFor(t, func() bool { got, _ := r.Stream(ch.ARN); return string(*got.Health) == "STARVING" })
@@ -98,7 +104,7 @@ func TestStarvationIdleAndMaxDuration(t *testing.T) {
 		t.Fatal("still live after the idle disconnect")
 	}
 	want := []string{"started", EventStreamStart, EventStarvationStart, EventStarvationEnd, EventStarvationStart, EventStreamEnd, "ended"}
-	if got := rec.list(); len(got) != len(want) || got[2] != want[2] || got[3] != want[3] || got[len(got)-1] != "ended" {
+	if got := rec.list(); len(got) != len(want) || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] || got[len(got)-2] != want[len(want)-2] || got[len(got)-1] != "ended" {
 		t.Fatalf("observer saw %v, want %v", got, want)
 	}
 
@@ -108,6 +114,7 @@ func TestStarvationIdleAndMaxDuration(t *testing.T) {
 		t.Fatal(err)
 	}
 	s2.Describe(nil, nil)
+	s2.Playable()
 	s2.Media(100)
 	c.add(48*time.Hour + time.Second)
 	if why := waitEnded(t, rec); why != "maximum stream duration reached" {

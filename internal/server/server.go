@@ -22,6 +22,8 @@ import (
 	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/ivs"
 	"github.com/openivs/openivs/internal/live"
+	"github.com/openivs/openivs/internal/playback"
+	"github.com/openivs/openivs/internal/playback/geo"
 	"github.com/openivs/openivs/internal/realtime"
 	"github.com/openivs/openivs/internal/realtime/token"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
@@ -94,9 +96,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		rtmpLn.Close()
 		return fmt.Errorf("rtmps listener: %w", err)
 	}
+	// Playback: the HLS packager of every stream and the playbackUrl front.
+	country, err := countryResolver(cfg)
+	if err != nil {
+		rtmpLn.Close()
+		rtmpsLn.Close()
+		return err
+	}
+	play := playback.New(prov, playback.Config{Country: country, Log: log})
+	defer play.Close()
+
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	rtmp := &ingest.RTMP{Resolver: prov, Live: reg, Log: log, AllowInsecure: cfg.AllowInsecureRTMP, OnLimitBreach: ep.limitBreach,
-		OnQuotaBreach: ep.quotaBreach(cfg.QuotaConcurrentStreams)}
+		OnQuotaBreach: ep.quotaBreach(cfg.QuotaConcurrentStreams), Packager: play}
 	var ingestWG sync.WaitGroup
 	for _, l := range []struct {
 		ln     net.Listener
@@ -117,7 +129,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		return err
 	}
 	srtSrv := &ingest.SRT{Resolver: prov, Live: reg, Log: log, OnLimitBreach: ep.limitBreach,
-		OnQuotaBreach: ep.quotaBreach(cfg.QuotaConcurrentStreams)}
+		OnQuotaBreach: ep.quotaBreach(cfg.QuotaConcurrentStreams), Packager: play}
 	ingestWG.Add(1)
 	go func() {
 		defer ingestWG.Done()
@@ -135,6 +147,9 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
+	mux.Handle("/api/video/v1/", play)
+	mux.Handle("/v1/playlist/", play)
+	mux.Handle("/v1/segment/", play)
 	mux.Handle("/", api)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -174,6 +189,23 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// countryResolver finds playback viewers' countries as configured: a trusted header, a MaxMind database, both
+// (header first), or neither.
+func countryResolver(cfg config.Config) (geo.Resolver, error) {
+	var chain geo.Chain
+	if cfg.CountryHeader != "" {
+		chain = append(chain, geo.Header{Name: cfg.CountryHeader})
+	}
+	if cfg.GeoIPDatabase != "" {
+		db, err := geo.OpenMaxMind(cfg.GeoIPDatabase, cfg.ClientIPHeader)
+		if err != nil {
+			return nil, fmt.Errorf("playback geoip database: %w", err)
+		}
+		chain = append(chain, db)
+	}
+	return chain, nil
 }
 
 // newAPI builds the API handler: the providers over st behind the authentication cfg asks for.

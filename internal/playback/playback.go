@@ -1,0 +1,694 @@
+// Package playback is the playback front: it packages each live stream with the HLS packager (it implements
+// ingest.Packager) and serves the channel's playbackUrl and everything it leads to, from memory:
+//
+//	/api/video/v1/<region>.<account>.channel.<id>.m3u8[?token=<JWT>]   multivariant playlist (the playbackUrl)
+//	/v1/playlist/<session URL token>/<rendition>.m3u8                  media playlist (blocking reload, delta updates)
+//	/v1/segment/<segment URL token>/<rendition>/<name>                 init.mp4, <msn>.<ext>, <msn>.<part>.<ext>
+//
+// Each multivariant request that passes the channel's checks (private channel token, playback restriction
+// policy) opens a viewer session; the variant and media URLs carry a signed, expiring reference to it, so players
+// need nothing special. Sessions are what viewerCount counts, what revocation cuts, and what strict origin
+// enforcement checks on every request.
+package playback
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openivs/openivs/internal/hls"
+	"github.com/openivs/openivs/internal/ingest"
+	"github.com/openivs/openivs/internal/live"
+	"github.com/openivs/openivs/internal/playback/auth"
+	"github.com/openivs/openivs/internal/playback/geo"
+)
+
+// Channel is what playback needs from the control plane about a channel, read at each playbackUrl request.
+type Channel struct {
+	ARN        string
+	Authorized bool
+	Policy     *auth.Policy // the playback restriction policy; nil without one
+}
+
+// Key is a playback key pair's public key, as stored (PEM).
+type Key struct{ ARN, PEM string }
+
+// ErrNoChannel is returned by Authority.PlaybackChannel for an unknown channel.
+var ErrNoChannel = errors.New("playback: no such channel")
+
+// Authority is the control plane (the ivs provider).
+type Authority interface {
+	// PlaybackChannel returns the channel region/account/id names; ErrNoChannel when there is none.
+	PlaybackChannel(ctx context.Context, region, account, id string) (Channel, error)
+	// PlaybackKeys returns the account's playback key pairs in region.
+	PlaybackKeys(ctx context.Context, region, account string) ([]Key, error)
+	// KeyExists tells whether a playback key pair still exists (deleting one invalidates its tokens).
+	KeyExists(ctx context.Context, keyARN string) bool
+	// RevokedThrough returns the highest revoked viewer-session version of a viewer on a channel.
+	RevokedThrough(ctx context.Context, channelARN, viewerID string) (version int64, ok bool)
+}
+
+// Config configures the playback front.
+type Config struct {
+	// Secret signs the URLs handed to players; a random one when empty (URLs then die with the process, as its
+	// streams do).
+	Secret  []byte
+	Country geo.Resolver // nil: countries unknown
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Durations of playback sessions.
+const (
+	viewerActive    = 30 * time.Second // a session that made a request this recently is a viewer
+	sessionIdle     = 10 * time.Minute // a session idle this long is forgotten (its URLs stop working)
+	segmentURLLife  = 5 * time.Minute  // segment and part URLs expire this long after their playlist was served
+	variantURLLife  = 48 * time.Hour   // variant URLs live as long as their session is used, at most a stream's life
+	sweepEvery      = 5 * time.Second
+	endedKept       = 30 * time.Second // an ended stream keeps answering (EXT-X-ENDLIST) this long
+	blockingTimeout = 3                // blocking playlist requests wait up to this many target durations
+)
+
+// Server is the playback front. Create it with New, and Close it.
+type Server struct {
+	cfg    Config
+	auth   Authority
+	sealer *auth.Sealer
+	single auth.SingleUse
+	log    *slog.Logger
+
+	mu       sync.RWMutex
+	channels map[string]*stream // live (and recently ended) streams by playback name "<region>.<account>.channel.<id>"
+	sessions map[sessionID]*session
+
+	keyCache sync.Map // PEM → *ecdsa.PublicKey
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+type sessionID [12]byte
+
+// stream is a live stream being packaged: one muxer per rendition.
+type stream struct {
+	name       string
+	live       *live.Stream
+	renditions []*rendition
+	ended      atomic.Int64 // unix nanoseconds when packaging ended; 0 while live
+	playable   atomic.Bool
+}
+
+type rendition struct {
+	name  string // "720p30"
+	m     *hls.Muxer
+	video hls.VideoTrack
+	codec string // CODECS attribute
+	fps   float64
+}
+
+// session is one viewer's playback.
+type session struct {
+	id       sessionID
+	st       *stream
+	channel  string // channel ARN
+	lastSeen atomic.Int64
+
+	viewerID string
+	version  int64
+	keyARN   string
+	claims   *auth.Claims // nil on public channels
+	policy   *auth.Policy
+	maxRes   string
+}
+
+// New returns a playback front that reads channels, keys and revocations from a.
+func New(a Authority, cfg Config) *Server {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	secret := cfg.Secret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		rand.Read(secret)
+	}
+	s := &Server{cfg: cfg, auth: a, sealer: auth.NewSealer(secret), log: cfg.Log,
+		channels: map[string]*stream{}, sessions: map[sessionID]*session{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go s.sweep()
+	return s
+}
+
+// Close stops the session sweeper.
+func (s *Server) Close() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+}
+
+// playbackName is the channel's name in its playbackUrl: "<region>.<account>.channel.<id>".
+func playbackName(ch live.Channel) string {
+	return ch.Region + "." + ch.Account + ".channel." + ch.ID
+}
+
+// renditionName is IVS's rendition naming: "<height>p<fps>".
+func renditionName(v hls.VideoTrack, fps float64) string {
+	h := min(v.Width, v.Height)
+	if fps <= 0 {
+		fps = 30
+	}
+	return fmt.Sprintf("%dp%d", h, int(fps+0.5))
+}
+
+// Package implements ingest.Packager: one muxer per video track, the audio muxed into each (the IVS player does
+// not play fMP4 with audio in a separate rendition).
+func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.AudioTrack) (ingest.Sink, error) {
+	snap := ls.Snapshot()
+	st := &stream{name: playbackName(snap.Channel), live: ls}
+	used := map[string]bool{}
+	for i, v := range video {
+		fps := 0.0
+		if i < len(snap.Video) {
+			fps = snap.Video[i].Framerate
+		}
+		r := &rendition{name: renditionName(v, fps), video: v, codec: v.Codec, fps: fps}
+		for used[r.name] {
+			r.name += "b"
+		}
+		used[r.name] = true
+		if audio != nil {
+			r.codec += "," + audio.Codec
+		}
+		first := i == 0
+		m, err := hls.New(hls.Config{LowLatency: snap.Channel.LatencyMode != "NORMAL", Container: containerOf(snap.Channel.ContainerFormat),
+			Video: v, Audio: audio, OnSegment: func(*hls.Segment) {
+				if first && !st.playable.Swap(true) {
+					ls.Playable()
+				}
+			}})
+		if err != nil {
+			return nil, fmt.Errorf("rendition %s: %w", r.name, err)
+		}
+		r.m = m
+		st.renditions = append(st.renditions, r)
+	}
+	s.mu.Lock()
+	s.channels[st.name] = st
+	s.mu.Unlock()
+	return &sink{s: s, st: st}, nil
+}
+
+func containerOf(f string) string {
+	if f == "FRAGMENTED_MP4" {
+		return hls.ContainerFMP4
+	}
+	return hls.ContainerTS
+}
+
+// sink feeds a stream's muxers from the ingest connection.
+type sink struct {
+	s      *Server
+	st     *stream
+	failed bool
+}
+
+func (k *sink) WriteH264(track int, pts, dts time.Duration, au [][]byte) {
+	if track == 0 {
+		for _, c := range k.st.live.TakeCues() {
+			if c.Metadata != "" {
+				tag := hls.ID3([]byte(c.Metadata))
+				for _, r := range k.st.renditions {
+					r.m.Metadata(tag)
+				}
+			}
+		}
+	}
+	if track >= len(k.st.renditions) {
+		return
+	}
+	if err := k.st.renditions[track].m.WriteH264(pts, dts, au); err != nil && !k.failed {
+		k.failed = true
+		k.s.log.Error("packaging failed: the stream cannot be played", "stream", k.st.name, "err", err)
+	}
+}
+
+func (k *sink) WriteAAC(pts time.Duration, au []byte) {
+	for _, r := range k.st.renditions {
+		r.m.WriteAAC(pts, au)
+	}
+}
+
+func (k *sink) Close() {
+	for _, r := range k.st.renditions {
+		r.m.Close()
+	}
+	k.st.ended.Store(k.s.cfg.Now().UnixNano())
+}
+
+// sweep counts viewers and forgets idle sessions and ended streams.
+func (s *Server) sweep() {
+	defer close(s.done)
+	t := time.NewTicker(sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		s.sweepOnce()
+	}
+}
+
+func (s *Server) sweepOnce() {
+	now := s.cfg.Now()
+	counts := map[*stream]int64{}
+	s.mu.Lock()
+	for id, ss := range s.sessions {
+		last := time.Unix(0, ss.lastSeen.Load())
+		switch {
+		case now.Sub(last) > sessionIdle:
+			delete(s.sessions, id)
+		case now.Sub(last) <= viewerActive && ss.st.ended.Load() == 0:
+			counts[ss.st]++
+		}
+	}
+	var live []*stream
+	for name, st := range s.channels {
+		if e := st.ended.Load(); e != 0 && now.Sub(time.Unix(0, e)) > endedKept {
+			delete(s.channels, name)
+			continue
+		}
+		if st.ended.Load() == 0 {
+			live = append(live, st)
+		}
+	}
+	s.mu.Unlock()
+	for _, st := range live {
+		st.live.SetViewers(counts[st])
+	}
+	s.single.Prune(now)
+}
+
+// --- HTTP
+
+// ServeHTTP serves the playback paths (see the package doc).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Type, Date")
+	h.Set("Timing-Allow-Origin", "*")
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions:
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			h.Set("Access-Control-Allow-Headers", req)
+		}
+		h.Set("Access-Control-Max-Age", "86400")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	default:
+		h.Set("Allow", "GET, HEAD, OPTIONS")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "playback answers GET, HEAD and OPTIONS")
+		return
+	}
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/api/video/v1/") && strings.HasSuffix(p, ".m3u8"):
+		s.serveMultivariant(w, r, strings.TrimSuffix(strings.TrimPrefix(p, "/api/video/v1/"), ".m3u8"))
+	case strings.HasPrefix(p, "/v1/playlist/"):
+		s.serveMedia(w, r, strings.TrimPrefix(p, "/v1/playlist/"))
+	case strings.HasPrefix(p, "/v1/segment/"):
+		s.serveSegment(w, r, strings.TrimPrefix(p, "/v1/segment/"))
+	default:
+		writeError(w, http.StatusNotFound, "not_found", "no such playback resource")
+	}
+}
+
+// Owns tells whether a request path is playback's.
+func Owns(path string) bool {
+	return strings.HasPrefix(path, "/api/video/v1/") || strings.HasPrefix(path, "/v1/playlist/") || strings.HasPrefix(path, "/v1/segment/")
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "message": msg})
+}
+
+func refuse(w http.ResponseWriter, err error) {
+	if rf, ok := auth.AsRefusal(err); ok {
+		w.Header().Set("Cache-Control", "no-cache")
+		rf.WriteJSON(w)
+		return
+	}
+	writeError(w, http.StatusInternalServerError, "internal_error", "playback failed")
+}
+
+func (s *Server) key(pem string) (*ecdsa.PublicKey, error) {
+	if k, ok := s.keyCache.Load(pem); ok {
+		return k.(*ecdsa.PublicKey), nil
+	}
+	k, err := auth.ParsePublicKeyPEM(pem)
+	if err != nil {
+		return nil, err
+	}
+	s.keyCache.Store(pem, k)
+	return k, nil
+}
+
+// serveMultivariant answers the playbackUrl: the channel's checks, then a new session and its multivariant.
+func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name string) {
+	ctx := r.Context()
+	parts := strings.Split(name, ".")
+	if len(parts) != 4 || parts[2] != "channel" {
+		writeError(w, http.StatusNotFound, "not_found", "not a playback URL")
+		return
+	}
+	ch, err := s.auth.PlaybackChannel(ctx, parts[0], parts[1], parts[3])
+	if errors.Is(err, ErrNoChannel) {
+		writeError(w, http.StatusNotFound, "channel_not_found", "no such channel")
+		return
+	} else if err != nil {
+		s.log.Error("playback: channel look-up failed", "channel", name, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal_error", "channel look-up failed")
+		return
+	}
+	now := s.cfg.Now()
+	origin := r.Header.Get("Origin")
+	country := ""
+	if s.cfg.Country != nil {
+		country = s.cfg.Country.Country(r)
+	}
+	ss := &session{channel: ch.ARN, policy: ch.Policy}
+	if ch.Policy != nil {
+		if err := ch.Policy.Check(origin, country, true); err != nil {
+			refuse(w, err)
+			return
+		}
+	}
+	if ch.Authorized {
+		stored, err := s.auth.PlaybackKeys(ctx, parts[0], parts[1])
+		if err != nil {
+			s.log.Error("playback: key look-up failed", "channel", ch.ARN, "err", err)
+			writeError(w, http.StatusInternalServerError, "internal_error", "key look-up failed")
+			return
+		}
+		keys := make([]auth.Key, 0, len(stored))
+		for _, k := range stored {
+			pk, err := s.key(k.PEM)
+			if err != nil {
+				continue
+			}
+			keys = append(keys, auth.Key{ARN: k.ARN, PublicKey: pk})
+		}
+		claims, err := auth.VerifyViewerToken(r.URL.Query().Get("token"), keys, ch.ARN, now)
+		if err == nil {
+			err = claims.Check(origin, true)
+		}
+		if err == nil {
+			err = claims.CheckRevoked(func(c, v string) (int64, bool) { return s.auth.RevokedThrough(ctx, c, v) })
+		}
+		if err == nil && claims.SingleUseUUID != "" {
+			err = s.single.Use(claims.SingleUseUUID, claims.Expires, now)
+		}
+		if err != nil {
+			s.log.Info("playback refused", "channel", ch.ARN, "err", err.Error())
+			refuse(w, err)
+			return
+		}
+		ss.claims, ss.viewerID, ss.version, ss.keyARN, ss.maxRes = claims, claims.ViewerID, claims.ViewerSessionVersion, claims.KeyARN, claims.MaxResolution
+	}
+	s.mu.RLock()
+	st := s.channels[name]
+	s.mu.RUnlock()
+	if st == nil || st.ended.Load() != 0 || !st.playable.Load() {
+		writeError(w, http.StatusNotFound, "channel_offline", "the channel is not broadcasting")
+		return
+	}
+	var rs []hls.Rendition
+	rand.Read(ss.id[:])
+	ss.st = st
+	ss.lastSeen.Store(now.UnixNano())
+	tok := s.sealer.Seal(ss.id[:], now.Add(variantURLLife))
+	for _, rd := range st.renditions {
+		if !allowedResolution(ss.maxRes, rd.video) {
+			continue
+		}
+		rs = append(rs, hls.Rendition{Name: rd.name, URL: "/v1/playlist/" + tok + "/" + rd.name + ".m3u8",
+			Bandwidth: bandwidth(rd), Codecs: rd.codec, Width: rd.video.Width, Height: rd.video.Height, FrameRate: rd.fps})
+	}
+	if len(rs) == 0 {
+		refuse(w, auth.Refuse(auth.ReasonClaims, "no rendition of this stream is within the token's aws:maximum-resolution"))
+		return
+	}
+	s.mu.Lock()
+	s.sessions[ss.id] = ss
+	s.mu.Unlock()
+	s.write(w, r, "application/vnd.apple.mpegurl", "no-cache", hls.Multivariant(rs, true))
+}
+
+// allowedResolution applies aws:maximum-resolution to a rendition (its shorter edge).
+func allowedResolution(max string, v hls.VideoTrack) bool {
+	limit := map[string]int{auth.ResolutionSD: 480, auth.ResolutionHD: 720, auth.ResolutionFullHD: 1080}[max]
+	return limit == 0 || min(v.Width, v.Height) <= limit
+}
+
+// bandwidth is the rendition's peak segment bitrate so far, with room for the next keyframe.
+func bandwidth(r *rendition) int64 {
+	if b := r.m.PeakBitrate(); b > 0 {
+		return b * 11 / 10
+	}
+	return 3_000_000
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, ctype, cache string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", cache)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}
+
+// session opens a URL token and finds its live session, applying the per-request checks.
+func (s *Server) session(w http.ResponseWriter, r *http.Request, tok string, playlist bool) (*session, bool) {
+	now := s.cfg.Now()
+	raw, err := s.sealer.Open(tok, now)
+	if err != nil {
+		refuse(w, err)
+		return nil, false
+	}
+	var id sessionID
+	if len(raw) != len(id) {
+		refuse(w, auth.Refuse(auth.ReasonURLSignature, "not a playback URL of this server"))
+		return nil, false
+	}
+	copy(id[:], raw)
+	s.mu.RLock()
+	ss := s.sessions[id]
+	s.mu.RUnlock()
+	if ss == nil {
+		refuse(w, auth.Refuse(auth.ReasonSessionExpired, "this playback session has ended: load the playbackUrl again"))
+		return nil, false
+	}
+	origin := r.Header.Get("Origin")
+	if ss.policy != nil {
+		country := ""
+		if s.cfg.Country != nil {
+			country = s.cfg.Country.Country(r)
+		}
+		if err := ss.policy.Check(origin, country, false); err != nil {
+			refuse(w, err)
+			return nil, false
+		}
+	}
+	if ss.claims != nil {
+		if err := ss.claims.Check(origin, false); err != nil {
+			refuse(w, err)
+			return nil, false
+		}
+		if playlist {
+			// revocation and key deletion reach playing viewers at their next playlist reload
+			ctx := r.Context()
+			if !s.auth.KeyExists(ctx, ss.keyARN) {
+				refuse(w, auth.Refuse(auth.ReasonSignature, "the playback key pair that signed this viewer's token was deleted"))
+				return nil, false
+			}
+			if err := ss.claims.CheckRevoked(func(c, v string) (int64, bool) { return s.auth.RevokedThrough(ctx, c, v) }); err != nil {
+				refuse(w, err)
+				return nil, false
+			}
+		}
+	}
+	ss.lastSeen.Store(now.UnixNano())
+	return ss, true
+}
+
+func (st *stream) rendition(name string) *rendition {
+	for _, r := range st.renditions {
+		if r.name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// segmentURLs lays out a media playlist's URLs under one segment token.
+type segmentURLs struct {
+	prefix string // "/v1/segment/<tok>/<rendition>/"
+	ext    string
+}
+
+func (u segmentURLs) Init() string              { return u.prefix + "init.mp4" }
+func (u segmentURLs) Segment(msn uint64) string { return u.prefix + strconv.FormatUint(msn, 10) + "." + u.ext }
+func (u segmentURLs) Part(msn uint64, i int) string {
+	return u.prefix + strconv.FormatUint(msn, 10) + "." + strconv.Itoa(i) + "." + u.ext
+}
+
+// serveMedia answers a media playlist request, blocking while _HLS_msn/_HLS_part ask for what is not there yet.
+func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string) {
+	tok, file, ok := strings.Cut(rest, "/")
+	name, isPlaylist := strings.CutSuffix(file, ".m3u8")
+	if !ok || !isPlaylist {
+		writeError(w, http.StatusNotFound, "not_found", "no such playlist")
+		return
+	}
+	ss, ok := s.session(w, r, tok, true)
+	if !ok {
+		return
+	}
+	rd := ss.st.rendition(name)
+	if rd == nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such rendition")
+		return
+	}
+	q := r.URL.Query()
+	cache := "no-cache"
+	if msnS := q.Get("_HLS_msn"); msnS != "" && rd.m.Config().LowLatency {
+		msn, err := strconv.ParseUint(msnS, 10, 64)
+		part := -1
+		if err == nil && q.Get("_HLS_part") != "" {
+			var p uint64
+			p, err = strconv.ParseUint(q.Get("_HLS_part"), 10, 31)
+			part = int(p)
+		}
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "_HLS_msn and _HLS_part must be non-negative integers")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), blockingTimeout*rd.m.TargetDuration())
+		err = rd.m.Wait(ctx, msn, part)
+		cancel()
+		if errors.Is(err, hls.ErrTooFar) {
+			writeError(w, http.StatusBadRequest, "bad_request", "_HLS_msn/_HLS_part is too far beyond the live edge")
+			return
+		}
+		cache = "max-age=" + strconv.Itoa(int(rd.m.TargetDuration().Seconds())*6)
+	}
+	segTok := s.sealer.Seal(ss.id[:], s.cfg.Now().Add(segmentURLLife))
+	urls := segmentURLs{prefix: "/v1/segment/" + segTok + "/" + rd.name + "/", ext: rd.m.Ext()}
+	body := rd.m.MediaPlaylist(urls, q.Get("_HLS_skip") == "YES" || q.Get("_HLS_skip") == "v2")
+	s.write(w, r, "application/vnd.apple.mpegurl", cache, body)
+}
+
+// serveSegment answers init sections, segments and parts; a part that is the next one (a preload hint) is
+// waited for.
+func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest string) {
+	fields := strings.Split(rest, "/")
+	if len(fields) != 3 {
+		writeError(w, http.StatusNotFound, "not_found", "no such segment")
+		return
+	}
+	ss, ok := s.session(w, r, fields[0], false)
+	if !ok {
+		return
+	}
+	rd := ss.st.rendition(fields[1])
+	if rd == nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such rendition")
+		return
+	}
+	const cache = "max-age=3600"
+	file := fields[2]
+	if file == "init.mp4" {
+		init := rd.m.Init()
+		if init == nil {
+			writeError(w, http.StatusNotFound, "not_found", "MPEG-TS renditions have no init section")
+			return
+		}
+		s.write(w, r, "video/mp4", cache, init)
+		return
+	}
+	ctype := "video/mp2t"
+	if rd.m.Ext() == "mp4" {
+		ctype = "video/mp4"
+	}
+	base, ok := strings.CutSuffix(file, "."+rd.m.Ext())
+	nums := strings.Split(base, ".")
+	if !ok || len(nums) > 2 {
+		writeError(w, http.StatusNotFound, "not_found", "no such segment")
+		return
+	}
+	msn, err := strconv.ParseUint(nums[0], 10, 64)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such segment")
+		return
+	}
+	if len(nums) == 1 {
+		seg, ok := rd.m.Segment(msn)
+		if !ok {
+			writeError(w, http.StatusNotFound, "not_found", "no such segment (it may have left the live window)")
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", ctype)
+		h.Set("Cache-Control", cache)
+		h.Set("Content-Length", strconv.Itoa(seg.Size))
+		w.WriteHeader(http.StatusOK)
+		if r.Method != http.MethodHead {
+			for _, p := range seg.Parts {
+				if _, err := w.Write(p.Data); err != nil {
+					return
+				}
+			}
+		}
+		return
+	}
+	i, err := strconv.ParseUint(nums[1], 10, 16)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "no such part")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), blockingTimeout*rd.m.TargetDuration())
+	p, err := rd.m.WaitPart(ctx, msn, int(i))
+	cancel()
+	switch {
+	case errors.Is(err, hls.ErrTooFar):
+		writeError(w, http.StatusBadRequest, "bad_request", "the part is too far beyond the live edge")
+		return
+	case err != nil:
+		writeError(w, http.StatusNotFound, "not_found", "no such part")
+		return
+	}
+	s.write(w, r, ctype, cache, p.Data)
+}
