@@ -559,8 +559,10 @@ type segmentURLs struct {
 	ext    string
 }
 
-func (u segmentURLs) Init() string              { return u.prefix + "init.mp4" }
-func (u segmentURLs) Segment(msn uint64) string { return u.prefix + strconv.FormatUint(msn, 10) + "." + u.ext }
+func (u segmentURLs) Init() string { return u.prefix + "init.mp4" }
+func (u segmentURLs) Segment(msn uint64) string {
+	return u.prefix + strconv.FormatUint(msn, 10) + "." + u.ext
+}
 func (u segmentURLs) Part(msn uint64, i int) string {
 	return u.prefix + strconv.FormatUint(msn, 10) + "." + strconv.Itoa(i) + "." + u.ext
 }
