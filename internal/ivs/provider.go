@@ -94,7 +94,15 @@ type Provider struct {
 	publicBase     string // PublicURL without a trailing slash
 	ingestEndpoint string
 	srtEndpoint    string
+
+	metadataPerChannel, metadataPerAccount *rateLimits
 }
+
+// PutMetadata call rates (IVS: not adjustable).
+const (
+	metadataChannelTPS = 5
+	metadataAccountTPS = 155
+)
 
 var _ ivsapi.API = (*Provider)(nil)
 
@@ -114,6 +122,8 @@ func New(ctx context.Context, st store.Store, cfg Config, live Live, log *slog.L
 		live = Offline{}
 	}
 	p := &Provider{st: st, cfg: cfg, live: live, tokens: pagetoken.New(secret), log: log, now: time.Now,
+		metadataPerChannel: newRateLimits(metadataChannelTPS, metadataChannelTPS),
+		metadataPerAccount: newRateLimits(metadataAccountTPS, metadataAccountTPS),
 		publicBase: trimSlash(cfg.PublicURL)}
 	p.ingestEndpoint = endpoint(u.Hostname(), cfg.RTMPSAddr, "443")
 	p.srtEndpoint = endpoint(u.Hostname(), cfg.SRTAddr, "9000")

@@ -111,6 +111,14 @@ func (p *Provider) PutMetadata(ctx context.Context, in *ivsapi.PutMetadataReques
 	if err := p.channelExists(ctx, *in.ChannelArn); err != nil {
 		return err
 	}
+	// IVS's call rates: 5 per second per channel, 155 per second per account.
+	now := p.now()
+	if !p.metadataPerChannel.allow(*in.ChannelArn, now) {
+		return ivsapi.NewThrottlingException("Operation: ivs:PutMetadata exceeded call rate: %d for resource: %s", metadataChannelTPS, *in.ChannelArn)
+	}
+	if c := resource.Caller(ctx); !p.metadataPerAccount.allow(c.AccountID+"/"+c.Region, now) {
+		return ivsapi.NewThrottlingException("Operation: ivs:PutMetadata exceeded call rate: %d for account: %s", metadataAccountTPS, c.AccountID)
+	}
 	return liveErr(*in.ChannelArn, p.live.PutMetadata(ctx, *in.ChannelArn, *in.Metadata))
 }
 
