@@ -124,7 +124,7 @@ func New(ctx context.Context, st store.Store, cfg Config, live Live, log *slog.L
 	p := &Provider{st: st, cfg: cfg, live: live, tokens: pagetoken.New(secret), log: log, now: time.Now,
 		metadataPerChannel: newRateLimits(metadataChannelTPS, metadataChannelTPS),
 		metadataPerAccount: newRateLimits(metadataAccountTPS, metadataAccountTPS),
-		publicBase: trimSlash(cfg.PublicURL)}
+		publicBase:         trimSlash(cfg.PublicURL)}
 	p.ingestEndpoint = endpoint(u.Hostname(), cfg.RTMPSAddr, "443")
 	p.srtEndpoint = endpoint(u.Hostname(), cfg.SRTAddr, "9000")
 	return p, nil

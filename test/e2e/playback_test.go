@@ -8,8 +8,8 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -338,7 +338,10 @@ func TestPlaybackPrivateChannel(t *testing.T) {
 	}{
 		{"alg none", none, "token_algorithm", nil},
 		{"ES256", viewerToken(t, es256, jwt.SigningMethodES256, good), "token_algorithm", nil},
-		{"HS256", func() string { s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, good).SignedString([]byte("k")); return s }(), "token_algorithm", nil},
+		{"HS256", func() string {
+			s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, good).SignedString([]byte("k"))
+			return s
+		}(), "token_algorithm", nil},
 		{"a key not imported", viewerToken(t, other, jwt.SigningMethodES384, good), "token_signature", nil},
 		{"another channel", viewerToken(t, key, jwt.SigningMethodES384, with(jwt.MapClaims{"aws:channel-arn": chARN[:len(chARN)-1] + "Z"})), "token_channel", nil},
 		{"expired", viewerToken(t, key, jwt.SigningMethodES384, with(jwt.MapClaims{"exp": exp(-time.Minute)})), "token_expired", nil},
