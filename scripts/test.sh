@@ -14,6 +14,7 @@ command -v go >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl/)"; e
 python3 -c 'import boto3, botocore' 2>/dev/null || need_apt+=(python3 python3-boto3 python3-botocore)
 command -v aws >/dev/null || need_apt+=(awscli)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg) # the encoder of the ingest tests
+[ -x /usr/bin/chromium ] || need_apt+=(chromium) # the browser of the player tests
 if ((${#need_apt[@]})); then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -25,6 +26,12 @@ fi
 python3 -c 'import boto3, botocore; print("python3", boto3.__version__, "botocore", botocore.__version__)'
 aws --version
 ffmpeg -hide_banner -version | head -1
+# The player harness's npm packages (hls.js, amazon-ivs-player, playwright-core), when missing or older than the lock.
+if [ ! -d test/player/node_modules ] || [ test/player/package-lock.json -nt test/player/node_modules ]; then
+  (cd test/player && npm ci --no-audit --no-fund) && touch test/player/node_modules
+fi
+/usr/bin/chromium --version
+node --version
 go version
 
 log "gofmt and go vet"
