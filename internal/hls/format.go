@@ -57,9 +57,16 @@ type format interface {
 }
 
 // --- fragmented MP4 (CMAF): one init section with the video and the audio track, parts as moof+mdat pairs,
-// timed metadata as emsg boxes (version 1, scheme https://aomedia.org/emsg/ID3) before the part's moof.
+// timed metadata as emsg boxes before the part's moof, twice: version 1 with the scheme
+// https://aomedia.org/emsg/ID3 (AOM's carriage of ID3 in CMAF, which hls.js reads), and version 0 with the scheme
+// urn:twitch:id3 (the only one the IVS web player reads; found in its wasm and confirmed with it).
 
-const emsgID3Scheme = "https://aomedia.org/emsg/ID3"
+const (
+	emsgID3Scheme = "https://aomedia.org/emsg/ID3"
+	// emsgTwitchID3Scheme is the scheme the IVS web player reads ID3 from in fMP4, in version 0 boxes (hls.js
+	// ignores it).
+	emsgTwitchID3Scheme = "urn:twitch:id3"
+)
 
 type fmp4Format struct {
 	init       []byte
@@ -96,6 +103,16 @@ func (f *fmp4Format) encode(p *partInput) ([]byte, error) {
 			Timescale: videoTimescale, PresentationTime: uint64(ticks(c.at, videoTimescale)), EventDuration: 0xFFFFFFFF,
 			Id: f.emsgNextID, MessageData: c.tag}
 		if err := writeBox(&out, e); err != nil {
+			return nil, fmt.Errorf("emsg: %w", err)
+		}
+		var base time.Duration
+		if len(p.video) > 0 {
+			base = p.video[0].dts
+		}
+		e0 := &amp4.Emsg{FullBox: amp4.FullBox{Version: 0}, SchemeIdUri: emsgTwitchID3Scheme, Value: "",
+			Timescale: videoTimescale, PresentationTimeDelta: uint32(max(0, ticks(c.at-base, videoTimescale))), EventDuration: 0xFFFFFFFF,
+			Id: f.emsgNextID, MessageData: c.tag}
+		if err := writeBox(&out, e0); err != nil {
 			return nil, fmt.Errorf("emsg: %w", err)
 		}
 	}

@@ -102,22 +102,24 @@ type Muxer struct {
 	maxDur   time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
 
 	// writer state
-	started    bool
-	t0         time.Duration
-	wall0      time.Time
-	pending    *videoSample
-	partVideo  []*videoSample
-	partStart  time.Duration
-	segStart   time.Duration
-	audioQ     []*audioSample
-	audioNext  uint64
-	audioSync  bool
-	cues       []cue
-	seq        uint32
-	nextMSN    uint64
-	open       *Segment
-	lastDur    time.Duration
-	pendingTag []string
+	started   bool
+	t0        time.Duration
+	wall0     time.Time
+	pending   *videoSample
+	partVideo []*videoSample
+	partStart time.Duration
+	segStart  time.Duration
+	audioQ    []*audioSample
+	audioNext uint64
+	audioSync bool
+	cues      []cue
+	seq       uint32
+	nextMSN   uint64
+	open      *Segment
+	lastDur   time.Duration
+	adEvents  uint32
+	adPending *adBreak
+	adActive  *adBreak
 }
 
 // New returns a Muxer for one rendition.
@@ -275,10 +277,14 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 	p := &Part{Duration: end - m.partStart, Independent: m.partVideo[0].key, Data: data}
 	m.partVideo = nil
 
+	var tags []string
+	start := m.wall0.Add(m.partStart).UTC()
+	if newSeg {
+		tags = m.adTags(m.partStart, start)
+	}
 	m.mu.Lock()
 	if newSeg {
-		m.open = &Segment{MSN: m.nextMSN, StartDTS: m.partStart, Start: m.wall0.Add(m.partStart).UTC(), Tags: m.pendingTag}
-		m.pendingTag = nil
+		m.open = &Segment{MSN: m.nextMSN, StartDTS: m.partStart, Start: start, Tags: tags}
 		m.nextMSN++
 		m.segments = append(m.segments, m.open)
 	}
@@ -521,4 +527,23 @@ func (m *Muxer) PeakBitrate() int64 {
 		peak = max(peak, s.Bitrate)
 	}
 	return peak
+}
+
+// StreamSegment writes segment msn to write part by part as the parts are published, until the segment is
+// complete: the low-latency delivery of a segment listed by EXT-X-TWITCH-PREFETCH (the IVS player's low-latency
+// HLS, from Twitch), sent with chunked transfer while it is being made. ErrGone when there is no such segment.
+func (m *Muxer) StreamSegment(ctx context.Context, msn uint64, write func([]byte) error) error {
+	for i := 0; ; i++ {
+		p, err := m.WaitPart(ctx, msn, i)
+		switch {
+		case err == nil:
+		case i > 0 && (errors.Is(err, ErrGone) || errors.Is(err, ErrClosed)):
+			return nil // complete
+		default:
+			return err
+		}
+		if err := write(p.Data); err != nil {
+			return err
+		}
+	}
 }

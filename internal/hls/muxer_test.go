@@ -448,10 +448,19 @@ func emsgID3(t *testing.T, data []byte) [][]byte {
 				return nil, err
 			}
 			e := box.(*amp4.Emsg)
-			if e.SchemeIdUri != emsgID3Scheme || e.Version != 1 || e.Timescale != videoTimescale {
+			if e.Timescale != videoTimescale || (e.Version == 1) != (e.SchemeIdUri == emsgID3Scheme) {
 				t.Errorf("emsg %+v", e)
 			}
-			tags = append(tags, e.MessageData)
+			switch e.SchemeIdUri {
+			case emsgID3Scheme: // hls.js and CMAF players
+				tags = append(tags, e.MessageData)
+			case emsgTwitchID3Scheme: // the IVS player: the same tag, right after
+				if len(tags) == 0 || !bytes.Equal(tags[len(tags)-1], e.MessageData) {
+					t.Errorf("IVS-player emsg without its aomedia twin")
+				}
+			default:
+				t.Errorf("emsg scheme %q", e.SchemeIdUri)
+			}
 		}
 		return nil, nil
 	})
@@ -470,5 +479,96 @@ func TestID3RoundTrip(t *testing.T) {
 	}
 	if _, ok := TXXX([]byte("ID3\x04\x00\x00\x00\x00\x00\x7fTXXX")); ok {
 		t.Error("truncated tag accepted")
+	}
+}
+
+func TestSpliceInsertMatchesTheSCTE35Sample(t *testing.T) {
+	// SCTE 35 (2019) section 14.2, "splice_insert": the spec's sample, with its avail_descriptor.
+	want := "FC302F000000000000FFFFF014054800008F7FEFFE7369C02EFE0052CCF500000000000A0008435545490000013562DBA30A"
+	got := fmt.Sprintf("%X", SpliceInsert{EventID: 0x4800008F, PTS: 0x07369C02E, Duration: 0x00052CCF5,
+		Descriptors: []byte{0x00, 0x08, 'C', 'U', 'E', 'I', 0x00, 0x00, 0x01, 0x35}}.Marshal())
+	if got != want {
+		t.Errorf("splice_insert\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestMuxerAdBreakMarkers(t *testing.T) {
+	frames, v, a := fixture(t)
+	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, m, frames, 2, func(i int) {
+		if i == 50 { // during the second segment
+			m.AdBreak("ad1", 2*time.Second)
+		}
+	})
+	pl := string(m.MediaPlaylist(RelativeURLs{Ext: "ts"}, false))
+	if _, err := playlist.Unmarshal([]byte(pl)); err != nil {
+		t.Fatalf("playlist with ad markers does not parse: %v\n%s", err, pl)
+	}
+	i := strings.Index(pl, `#EXT-X-DATERANGE:ID="ad1",START-DATE="`)
+	out := strings.Index(pl, "#EXT-X-CUE-OUT:DURATION=2.000")
+	cont := strings.Index(pl, "#EXT-X-CUE-OUT-CONT:ElapsedTime=1.000,Duration=2.000")
+	in := strings.Index(pl, "#EXT-X-CUE-IN")
+	if i < 0 || out < i || cont < out || in < cont || !strings.Contains(pl, "PLANNED-DURATION=2.000,SCTE35-OUT=0xFC") {
+		t.Fatalf("ad break markers missing or out of order:\n%s", pl)
+	}
+	// the break starts at a segment boundary: the DATERANGE's START-DATE is that segment's date-time
+	dr := pl[i:]
+	start := dr[strings.Index(dr, `START-DATE="`)+12:]
+	start = start[:strings.Index(start, `"`)]
+	if !strings.Contains(pl[out:], "#EXT-X-PROGRAM-DATE-TIME:"+start) {
+		t.Errorf("the break's START-DATE %s is not the next segment's date-time:\n%s", start, pl)
+	}
+}
+
+func TestMuxerStreamsPrefetchSegments(t *testing.T) {
+	// The IVS player fetches EXT-X-TWITCH-PREFETCH segments before they exist; they arrive part by part and
+	// add up to the segment.
+	frames, v, a := fixture(t)
+	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, m, frames[:len(frames)/3], 1, nil)
+	pl := string(m.MediaPlaylist(RelativeURLs{Ext: "ts"}, false))
+	m.mu.Lock()
+	next := m.nextMSN
+	m.mu.Unlock()
+	if !strings.Contains(pl, fmt.Sprintf("#EXT-X-TWITCH-PREFETCH:%d.ts\n", next)) {
+		t.Fatalf("no prefetch of the next segment %d:\n%s", next, pl)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type result struct {
+		data   []byte
+		chunks int
+		err    error
+	}
+	got := make(chan result, 1)
+	go func() {
+		var r result
+		r.err = m.StreamSegment(ctx, next, func(b []byte) error { r.data = append(r.data, b...); r.chunks++; return nil })
+		got <- r
+	}()
+	feed(t, m, frames[len(frames)/3:], 1, nil)
+	r := <-got
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	seg, ok := m.Segment(next)
+	if !ok {
+		t.Fatal("the prefetched segment is not complete")
+	}
+	var whole []byte
+	for _, p := range seg.Parts {
+		whole = append(whole, p.Data...)
+	}
+	if !bytes.Equal(r.data, whole) || r.chunks != len(seg.Parts) || r.chunks < 2 {
+		t.Errorf("streamed %d bytes in %d chunks; the segment has %d bytes in %d parts", len(r.data), r.chunks, len(whole), len(seg.Parts))
+	}
+	if err := m.StreamSegment(ctx, next+10, func([]byte) error { return nil }); !errors.Is(err, ErrTooFar) {
+		t.Errorf("prefetch far ahead: %v", err)
 	}
 }

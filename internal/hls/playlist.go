@@ -120,6 +120,12 @@ func (m *Muxer) MediaPlaylist(urls URLs, skip bool) []byte {
 			msn, part = m.open.MSN, len(m.open.Parts)
 		}
 		fmt.Fprintf(&b, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=%q\n", urls.Part(msn, part))
+		// The IVS web player does not read LL-HLS parts; it plays low latency from Twitch's prefetch segments,
+		// fetched while they are being made (StreamSegment). Other players ignore the tag.
+		if m.open != nil {
+			fmt.Fprintf(&b, "#EXT-X-TWITCH-PREFETCH:%s\n", urls.Segment(m.open.MSN))
+		}
+		fmt.Fprintf(&b, "#EXT-X-TWITCH-PREFETCH:%s\n", urls.Segment(m.nextMSN))
 	}
 	return []byte(b.String())
 }

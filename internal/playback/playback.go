@@ -72,8 +72,7 @@ type Config struct {
 const (
 	viewerActive    = 30 * time.Second // a session that made a request this recently is a viewer
 	sessionIdle     = 10 * time.Minute // a session idle this long is forgotten (its URLs stop working)
-	segmentURLLife  = 5 * time.Minute  // segment and part URLs expire this long after their playlist was served
-	variantURLLife  = 48 * time.Hour   // variant URLs live as long as their session is used, at most a stream's life
+	variantURLLife  = 48 * time.Hour   // session URLs live as long as their session is used, at most a stream's life
 	sweepEvery      = 5 * time.Second
 	endedKept       = 30 * time.Second // an ended stream keeps answering (EXT-X-ENDLIST) this long
 	blockingTimeout = 3                // blocking playlist requests wait up to this many target durations
@@ -230,7 +229,12 @@ type sink struct {
 func (k *sink) WriteH264(track int, pts, dts time.Duration, au [][]byte) {
 	if track == 0 {
 		for _, c := range k.st.live.TakeCues() {
-			if c.Metadata != "" {
+			switch {
+			case c.AdBreak != "":
+				for _, r := range k.st.renditions {
+					r.m.AdBreak(c.AdBreak, c.Duration)
+				}
+			case c.Metadata != "":
 				tag := hls.ID3([]byte(c.Metadata))
 				for _, r := range k.st.renditions {
 					r.m.Metadata(tag)
@@ -607,8 +611,10 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string)
 		}
 		cache = "max-age=" + strconv.Itoa(int(rd.m.TargetDuration().Seconds())*6)
 	}
-	segTok := s.sealer.Seal(ss.id[:], s.cfg.Now().Add(segmentURLLife))
-	urls := segmentURLs{prefix: "/v1/segment/" + segTok + "/" + rd.name + "/", ext: rd.m.Ext()}
+	// Segment and part URLs carry the session's token: a segment's URL must stay the same from one playlist
+	// reload to the next (hls.js refuses a playlist whose segment URLs changed), so their authorisation is the
+	// session's, which ends when the viewer is revoked, its key pair deleted, or it is idle for sessionIdle.
+	urls := segmentURLs{prefix: "/v1/segment/" + tok + "/" + rd.name + "/", ext: rd.m.Ext()}
 	body := rd.m.MediaPlaylist(urls, q.Get("_HLS_skip") == "YES" || q.Get("_HLS_skip") == "v2")
 	s.write(w, r, "application/vnd.apple.mpegurl", cache, body)
 }
@@ -658,6 +664,10 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 	}
 	if len(nums) == 1 {
 		seg, ok := rd.m.Segment(msn)
+		if !ok && rd.m.Config().LowLatency {
+			s.streamSegment(w, r, rd, msn, ctype)
+			return
+		}
 		if !ok {
 			writeError(w, http.StatusNotFound, "not_found", "no such segment (it may have left the live window)")
 			return
@@ -694,3 +704,39 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 	}
 	s.write(w, r, ctype, cache, p.Data)
 }
+
+// streamSegment sends a segment that is still being made (a prefetch segment), part by part with chunked
+// transfer, until it is complete.
+func (s *Server) streamSegment(w http.ResponseWriter, r *http.Request, rd *rendition, msn uint64, ctype string) {
+	ctx, cancel := context.WithTimeout(r.Context(), 4*rd.m.TargetDuration()+10*time.Second)
+	defer cancel()
+	rc := http.NewResponseController(w)
+	started := false
+	err := rd.m.StreamSegment(ctx, msn, func(b []byte) error {
+		if !started {
+			started = true
+			h := w.Header()
+			h.Set("Content-Type", ctype)
+			h.Set("Cache-Control", "no-cache")
+			w.WriteHeader(http.StatusOK)
+			if r.Method == http.MethodHead {
+				return errHead
+			}
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	})
+	if started || errors.Is(err, errHead) {
+		return // the response is under way: an error ends it short
+	}
+	switch {
+	case errors.Is(err, hls.ErrTooFar):
+		writeError(w, http.StatusBadRequest, "bad_request", "the segment is too far beyond the live edge")
+	default:
+		writeError(w, http.StatusNotFound, "not_found", "no such segment (it may have left the live window)")
+	}
+}
+
+var errHead = errors.New("HEAD: headers only")

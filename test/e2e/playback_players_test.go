@@ -34,16 +34,15 @@ func sendMetadata(ctx context.Context, t *testing.T, c *ivs.Client, channelARN *
 			case <-time.After(every):
 			}
 			payload := fmt.Sprintf(`{"n":%d,"question":"Ünïcode ✓ %d"}`, i, time.Now().UnixNano())
-			at := time.Now()
+			m.mu.Lock()
+			m.sent[payload] = time.Now() // before the call: a call cut by the end of the watch may still have landed
+			m.mu.Unlock()
 			if _, err := c.PutMetadata(ctx, &ivs.PutMetadataInput{ChannelArn: channelARN, Metadata: aws.String(payload)}); err != nil {
 				if ctx.Err() == nil {
 					t.Errorf("PutMetadata: %v", err)
 				}
 				return
 			}
-			m.mu.Lock()
-			m.sent[payload] = at
-			m.mu.Unlock()
 		}
 	}()
 	return m
