@@ -75,7 +75,7 @@ type PlayResult struct {
 	PageOrigin string          `json:"pageOrigin"`
 	Requests   []PlayerRequest `json:"requests"` // every request to the stream URL's host, in the order they started
 
-	id3 []parsedID3 // the harness's own tests: parsed ID3 tags (see parseID3InBrowser)
+	id3 []parsedID3 // the harness's own tests: parsed ID3 tags (see play)
 }
 
 // parsedID3 is what the page's ID3 parser made of one tag.
@@ -109,9 +109,17 @@ func (r *PlayResult) Advanced() float64 {
 
 // Play opens a fresh headless Chromium (/usr/bin/chromium with a fresh profile, autoplay allowed, the video
 // muted), plays opts.URL with opts.Player for opts.Duration and returns what happened. It runs
-// `node test/player/play.mjs` and parses the JSON document it prints. Cancelling ctx stops it: node closes the
-// browser on SIGTERM, and whatever is left of it is killed.
+// `node test/player/play.mjs` and parses the JSON document it prints; play.mjs's log is passed to t.Logf.
+// Cancelling ctx stops it (node gets SIGTERM, and whatever is left of the browser is killed) and Play returns an
+// error wrapping ctx.Err().
 func Play(ctx context.Context, t testing.TB, opts PlayOptions) (*PlayResult, error) {
+	t.Helper()
+	return play(ctx, t, opts, nil)
+}
+
+// play is Play, and for the harness's own tests the page's ID3 parser (the one that fills Cue.Text) is run on the
+// given tags too: the results are in PlayResult.id3.
+func play(ctx context.Context, t testing.TB, opts PlayOptions, id3Tags [][]byte) (*PlayResult, error) {
 	t.Helper()
 	if opts.Player == "" {
 		opts.Player = HLSJS
@@ -119,30 +127,17 @@ func Play(ctx context.Context, t testing.TB, opts PlayOptions) (*PlayResult, err
 	if opts.Duration <= 0 {
 		opts.Duration = 8 * time.Second
 	}
-	res, err := runPlayScript(ctx, t, map[string]any{
+	args := map[string]any{
 		"url":        opts.URL,
 		"player":     string(opts.Player),
 		"lowLatency": opts.LowLatency,
 		"durationMs": opts.Duration.Milliseconds(),
 		"pageOrigin": opts.PageOrigin,
-	})
-	if err != nil {
-		return nil, err
 	}
-	return res, nil
-}
-
-// parseID3InBrowser runs the page's ID3 parser (the one that fills Cue.Text) on the given tags.
-func parseID3InBrowser(ctx context.Context, t testing.TB, tags [][]byte) ([]parsedID3, error) {
-	t.Helper()
-	res, err := runPlayScript(ctx, t, map[string]any{"id3Samples": tags})
-	if err != nil {
-		return nil, err
+	if id3Tags != nil {
+		args["id3Samples"] = id3Tags
 	}
-	if res.Fatal {
-		return nil, fmt.Errorf("play.mjs: %v", res.Errors)
-	}
-	return res.id3, nil
+	return runPlayScript(ctx, t, args)
 }
 
 // profileHook is a context key for the harness's own tests: its value, a func(string), is told the browser profile
@@ -166,7 +161,16 @@ func runPlayScript(ctx context.Context, t testing.TB, opts map[string]any) (*Pla
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(profile)
+	defer func() {
+		// Chromium may still be writing while it dies: remove the profile once its processes are gone.
+		for i := 0; i < 50 && killProfileProcesses(profile) > 0; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if os.RemoveAll(profile) != nil {
+			time.Sleep(200 * time.Millisecond)
+			_ = os.RemoveAll(profile)
+		}
+	}()
 	if hook, ok := ctx.Value(profileHook{}).(func(string)); ok {
 		hook(profile)
 	}
@@ -182,20 +186,14 @@ func runPlayScript(ctx context.Context, t testing.TB, opts map[string]any) (*Pla
 	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// On cancellation node gets SIGTERM and closes the browser; if it has not ended 5 s later it is killed.
+	// On cancellation node gets SIGTERM and exits, its exit handler killing the browser; if it has not ended 5 s
+	// later it is killed (and the browser, which then loses its pipe, exits or is killed below).
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	runErr := cmd.Run()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // anything node left in its process group
-	}
-	killProfileProcesses(profile) // Chromium runs in a process group of its own
-	what := "id3 parser"
-	if p, ok := opts["player"].(string); ok {
-		what = p
-	}
-	t.Logf("play.mjs (%s, %v):\n%s", what, time.Since(start).Round(time.Millisecond), strings.TrimRight(stderr.String(), "\n"))
+	left := killProfileProcesses(profile) // a browser that outlived node (it runs in a process group of its own)
+	t.Logf("play.mjs (%s, %v, %d browser processes left):\n%s", opts["player"], time.Since(start).Round(time.Millisecond), left, strings.TrimRight(stderr.String(), "\n"))
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("play: %w", ctx.Err())
 	}
@@ -219,12 +217,14 @@ func runPlayScript(ctx context.Context, t testing.TB, opts map[string]any) (*Pla
 }
 
 // killProfileProcesses kills the processes whose command line names the given (unique, temporary) profile
-// directory or a file in it: a browser that outlived its driver.
-func killProfileProcesses(profile string) {
+// directory or a file in it: a browser that outlived its driver. It returns how many live (not zombie) ones it
+// found.
+func killProfileProcesses(profile string) int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		return
+		return 0
 	}
+	n := 0
 	arg, sub := []byte(profile+"\x00"), []byte(profile+"/")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -235,8 +235,14 @@ func killProfileProcesses(profile string) {
 		if err != nil || !(bytes.Contains(cmdline, arg) || bytes.Contains(cmdline, sub)) {
 			continue
 		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+			continue
+		}
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+		n++
 	}
+	return n
 }
 
 func playerLastLines(s string, n int) string {

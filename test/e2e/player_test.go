@@ -431,19 +431,43 @@ func harnessInjectID3(seg, tag []byte) ([]byte, error) {
 	return nil, fmt.Errorf("no PMT")
 }
 
-// ffmpegID3VOD makes a 6 s VOD stream of 1 s MPEG-TS segments, each with an ID3 tag "openivs-cue-<n>" at its start.
-func ffmpegID3VOD(t *testing.T) string {
+// harnessInjectEmsg puts an emsg box (version 0, scheme https://aomedia.org/emsg/ID3, at the segment's start) with
+// the given ID3 tag before the first moof of an fMP4 media segment.
+func harnessInjectEmsg(seg, tag []byte, id uint32) ([]byte, error) {
+	i := bytes.Index(seg, []byte("moof")) - 4
+	if i < 0 {
+		return nil, fmt.Errorf("no moof")
+	}
+	body := []byte{0, 0, 0, 0} // version 0, flags
+	body = append(body, "https://aomedia.org/emsg/ID3\x00\x00"...)
+	for _, v := range []uint32{1000, 0, 0xffffffff, id} { // timescale, presentation_time_delta, duration, id
+		body = binary.BigEndian.AppendUint32(body, v)
+	}
+	body = append(body, tag...)
+	box := slices.Concat(binary.BigEndian.AppendUint32(nil, uint32(8+len(body))), []byte("emsg"), body)
+	return slices.Concat(seg[:i], box, seg[i:]), nil
+}
+
+// ffmpegID3VOD makes a 6 s VOD stream of 1 s segments (MPEG-TS, or fMP4 when fmp4 is set), each with an ID3 tag
+// "openivs-cue-<n>" at its start (an ID3 PES in TS, an emsg box in fMP4).
+func ffmpegID3VOD(t *testing.T, fmp4 bool) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error",
+	ext, args := ".ts", []string{}
+	if fmp4 {
+		ext, args = ".m4s", []string{"-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"}
+	}
+	args = append([]string{"-hide_banner", "-loglevel", "error",
 		"-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine", "-t", "6",
 		"-c:v", "libx264", "-g", "30", "-preset", "ultrafast", "-c:a", "aac",
 		"-f", "hls", "-hls_time", "1", "-hls_playlist_type", "vod",
-		"-hls_segment_filename", filepath.Join(dir, "seg%d.ts"), filepath.Join(dir, "vod.m3u8"))
+		"-hls_segment_filename", filepath.Join(dir, "seg%d"+ext)}, args...)
+	cmd := exec.Command("ffmpeg", append(args, filepath.Join(dir, "vod.m3u8"))...)
+	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v\n%s", err, out)
 	}
-	segs, _ := filepath.Glob(filepath.Join(dir, "seg*.ts"))
+	segs, _ := filepath.Glob(filepath.Join(dir, "seg*"+ext))
 	if len(segs) < 5 {
 		t.Fatalf("ffmpeg made %d segments", len(segs))
 	}
@@ -452,8 +476,15 @@ func ffmpegID3VOD(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(s), "seg"), ".ts")
-		b, err = harnessInjectID3(b, harnessID3Tag("openivs-cue-"+n))
+		n := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(s), "seg"), ext)
+		tag := harnessID3Tag("openivs-cue-" + n)
+		if fmp4 {
+			var id int
+			fmt.Sscan(n, &id)
+			b, err = harnessInjectEmsg(b, tag, uint32(id))
+		} else {
+			b, err = harnessInjectID3(b, tag)
+		}
 		if err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
@@ -467,35 +498,53 @@ func ffmpegID3VOD(t *testing.T) string {
 	return dir
 }
 
-// TestPlayerID3Cues: ID3 tags in an MPEG-TS stream reach the harness as cues, with the TXXX value parsed.
+// TestPlayerID3Cues: ID3 tags reach the harness as cues, with the TXXX value parsed: from MPEG-TS (ID3 PES) with
+// both players, and from fMP4 (emsg boxes) with hls.js (the IVS player reads no emsg metadata). The page's ID3
+// parser is also checked on tags of every kind (ID3v2.3/2.4, text encodings, extended header, several tags).
 func TestPlayerID3Cues(t *testing.T) {
-	srv := serveDirCORS(t, ffmpegID3VOD(t))
-	t.Run("hlsjs", func(t *testing.T) {
-		res, err := Play(Ctx(t), t, PlayOptions{URL: srv.URL + "/master.m3u8", Player: HLSJS, Duration: 2500 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.Fatal {
-			t.Fatalf("errors: %q", res.Errors)
-		}
-		var texts []string
-		for _, c := range res.Cues {
-			texts = append(texts, c.Text)
-			if !bytes.Equal(c.Raw, harnessID3Tag(c.Text)) {
-				t.Errorf("cue %q: raw %q", c.Text, c.Raw)
+	t.Parallel()
+	ts := serveDirCORS(t, ffmpegID3VOD(t, false))
+	fmp4 := serveDirCORS(t, ffmpegID3VOD(t, true))
+	hlsjs := func(srv *corsFileServer, parser bool) func(t *testing.T) {
+		return func(t *testing.T) {
+			t.Parallel()
+			var tags [][]byte
+			var check func(*testing.T, []parsedID3)
+			if parser { // the page's ID3 parser on tags of every kind, in the same browser
+				tags, check = id3ParserCases()
 			}
-			if c.WallMs <= 0 || c.PTS < 0 {
-				t.Errorf("cue %+v", c)
+			res, err := play(Ctx(t), t, PlayOptions{URL: srv.URL + "/master.m3u8", Player: HLSJS, Duration: 2500 * time.Millisecond}, tags)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if parser {
+				check(t, res.id3)
+			}
+			if res.Fatal {
+				t.Fatalf("errors: %q", res.Errors)
+			}
+			var texts []string
+			for _, c := range res.Cues {
+				texts = append(texts, c.Text)
+				if !bytes.Equal(c.Raw, harnessID3Tag(c.Text)) {
+					t.Errorf("cue %q: raw %q", c.Text, c.Raw)
+				}
+				if c.WallMs <= 0 || c.PTS < 0 {
+					t.Errorf("cue %+v", c)
+				}
+			}
+			for _, want := range []string{"openivs-cue-0", "openivs-cue-1", "openivs-cue-2"} {
+				if !slices.Contains(texts, want) {
+					t.Errorf("no cue %q in %q", want, texts)
+				}
 			}
 		}
-		for _, want := range []string{"openivs-cue-0", "openivs-cue-1", "openivs-cue-2"} {
-			if !slices.Contains(texts, want) {
-				t.Errorf("no cue %q in %q", want, texts)
-			}
-		}
-	})
-	t.Run("ivs", func(t *testing.T) {
-		res, err := Play(Ctx(t), t, PlayOptions{URL: srv.URL + "/master.m3u8", Player: IVSPlayer, Duration: 5 * time.Second})
+	}
+	t.Run("hlsjs-ts", hlsjs(ts, true))
+	t.Run("hlsjs-fmp4-emsg", hlsjs(fmp4, false))
+	t.Run("ivs-ts", func(t *testing.T) {
+		t.Parallel()
+		res, err := Play(Ctx(t), t, PlayOptions{URL: ts.URL + "/master.m3u8", Player: IVSPlayer, Duration: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,9 +567,9 @@ func TestPlayerID3Cues(t *testing.T) {
 	})
 }
 
-// TestPlayerID3Parser: the page's ID3 parser reads TXXX frames of ID3v2.3 and v2.4 tags in every text encoding.
-func TestPlayerID3Parser(t *testing.T) {
-	t.Parallel()
+// id3ParserCases returns ID3v2.3 and v2.4 tags with TXXX frames in every text encoding, and a check of what the
+// page's parser made of them.
+func id3ParserCases() (tags [][]byte, check func(t *testing.T, got []parsedID3)) {
 	v23 := func(frames ...[]byte) []byte { // an ID3v2.3 tag with an extended header and padding
 		body := []byte{0, 0, 0, 6, 0, 0, 0, 0, 0, 0}
 		for _, f := range frames {
@@ -533,10 +582,7 @@ func TestPlayerID3Parser(t *testing.T) {
 		return slices.Concat([]byte(id), binary.BigEndian.AppendUint32(nil, uint32(len(data))), []byte{0, 0}, data)
 	}
 	utf16 := []byte{1, 0xff, 0xfe, 'd', 0, 0, 0, 0xff, 0xfe, 'h', 0, 'i', 0, 0x3a, 0x26} // "d", "hi☺" in UTF-16LE with BOMs
-	cases := []struct {
-		tag  []byte
-		text string
-	}{
+	cases := []id3ParserCase{
 		{harnessID3Tag("hello"), "hello"},
 		{harnessID3Tag(`{"a":"ünïcode ✓"}`), `{"a":"ünïcode ✓"}`},
 		{v23(frame23("TIT2", []byte("\x00title")), frame23("TXXX", []byte("\x00desc\x00latin1 \xe9"))), "latin1 é"},
@@ -544,14 +590,22 @@ func TestPlayerID3Parser(t *testing.T) {
 		{slices.Concat([]byte("ID3"), []byte{4, 0, 0}, harnessSyncsafe(0), harnessID3Tag("second tag")), "second tag"},
 		{v23(frame23("PRIV", []byte("owner\x00data"))), ""},
 	}
-	var tags [][]byte
 	for _, c := range cases {
 		tags = append(tags, c.tag)
 	}
-	got, err := parseID3InBrowser(Ctx(t), t, tags)
-	if err != nil {
-		t.Fatal(err)
+	return tags, func(t *testing.T, got []parsedID3) {
+		t.Helper()
+		checkID3Parser(t, cases, got)
 	}
+}
+
+type id3ParserCase struct {
+	tag  []byte
+	text string // what Cue.Text must be
+}
+
+func checkID3Parser(t *testing.T, cases []id3ParserCase, got []parsedID3) {
+	t.Helper()
 	if len(got) != len(cases) {
 		t.Fatalf("%d results for %d tags", len(got), len(cases))
 	}

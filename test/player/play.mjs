@@ -12,8 +12,8 @@
 //   pageOrigin   "http://127.0.0.1:<port>" or "http://localhost:<port>" to serve the page at; "" = a free port on 127.0.0.1
 //   userDataDir  Chromium's profile directory (a fresh temporary one when empty; removed at the end if made here)
 //   chromium     the browser's path (default /usr/bin/chromium)
-//   id3Samples   hidden, for the harness's own tests: base64 ID3 tags; their parsed frames are returned in "id3"
-//                (no stream is played when set)
+//   id3Samples   hidden, for the harness's own tests: base64 ID3 tags; what the page's parser makes of them is
+//                returned in "id3" (with or without a url to play)
 //
 // The page, hls.js and the IVS player (its script and its wasm worker) are served by a small HTTP server of this
 // script on the page origin, so the stream server sees a cross-origin page and CORS is exercised.
@@ -247,20 +247,14 @@ async function main() {
     madeDir = true;
   }
 
+  // Ending: node exits at once, and playwright's exit handler SIGKILLs the browser's process group (a graceful
+  // close takes seconds on a busy machine and keeps nothing we need).
   let context;
-  let stopping = false;
-  const shutdown = async (code) => {
-    if (stopping) return;
-    stopping = true;
-    try {
-      await context?.close();
-    } catch (e) {
-      log('closing the browser:', e.message);
-    }
+  const shutdown = (code) => {
     server.close();
-    if (madeDir) fs.rmSync(userDataDir, { recursive: true, force: true });
-    if (code !== undefined) process.exit(code);
+    process.exit(code);
   };
+  if (madeDir) process.on('exit', () => fs.rmSync(userDataDir, { recursive: true, force: true, maxRetries: 5 }));
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
     process.on(sig, () => {
       log('got', sig);
@@ -291,10 +285,9 @@ async function main() {
     });
   } catch (e) {
     log('could not start Chromium:', e.stack || e);
-    await shutdown();
-    process.exit(1);
+    shutdown(1);
   }
-  log(`browser up in ${Date.now() - t0} ms`);
+  log(`browser up in ${Date.now() - t0} ms (node started ${Math.round(process.uptime() * 1000 - (Date.now() - t0))} ms before)`);
 
   // The request log: every request to the stream's host (the page's and its workers').
   let streamHost = '';
@@ -343,7 +336,8 @@ async function main() {
         for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
         return window.parseID3(b);
       }), opts.id3Samples);
-    } else {
+    }
+    if (opts.url) {
       const t1 = Date.now();
       await page.evaluate((o) => window.startPlayer(o), {
         url: opts.url,
@@ -364,10 +358,8 @@ async function main() {
     result.errors.push('fatal: harness: ' + (e.message || String(e)));
     result.fatal = true;
   }
-  process.stdout.write(JSON.stringify(result) + '\n');
-  await shutdown();
   log(`done in ${Date.now() - t0} ms`);
-  process.exit(0);
+  process.stdout.write(JSON.stringify(result) + '\n', () => shutdown(0));
 }
 
 main().catch((e) => {
