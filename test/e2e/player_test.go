@@ -499,7 +499,8 @@ func ffmpegID3VOD(t *testing.T, fmp4 bool) string {
 }
 
 // TestPlayerID3Cues: ID3 tags reach the harness as cues, with the TXXX value parsed: from MPEG-TS (ID3 PES) with
-// both players, and from fMP4 (emsg boxes) with hls.js (the IVS player reads no emsg metadata). The page's ID3
+// both players, and from fMP4 (emsg boxes of scheme https://aomedia.org/emsg/ID3) with hls.js (the IVS player
+// ignores that scheme: it reads version-0 emsg boxes of scheme urn:twitch:id3, not tested here). The page's ID3
 // parser is also checked on tags of every kind (ID3v2.3/2.4, text encodings, extended header, several tags).
 func TestPlayerID3Cues(t *testing.T) {
 	t.Parallel()
