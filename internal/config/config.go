@@ -28,6 +28,7 @@ const (
 type Config struct {
 	DataDir         string
 	HTTPAddr        string
+	HTTPSAddr       string // optional TLS listener (HTTP/2) for the API and playback, with the RTMPS certificate
 	PublicURL       string
 	RTMPAddr        string
 	RTMPSAddr       string
@@ -79,6 +80,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	}
 	str(&c.DataDir, "data-dir", "openivs-data", "directory for the database, keys and recordings")
 	str(&c.HTTPAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP listener (API, playback, /healthz)")
+	str(&c.HTTPSAddr, "https-addr", "", "address of an HTTPS listener (HTTP/2; API and playback) with the RTMPS certificate; off when empty")
 	str(&c.PublicURL, "public-url", "", "base URL every handed-out URL is built from (default http://<http-addr>)")
 	str(&c.RTMPAddr, "rtmp-addr", "127.0.0.1:1935", "address of the RTMP ingest listener")
 	str(&c.RTMPSAddr, "rtmps-addr", "127.0.0.1:4443", "address of the RTMPS ingest listener")

@@ -572,3 +572,26 @@ func TestMuxerStreamsPrefetchSegments(t *testing.T) {
 		t.Errorf("prefetch far ahead: %v", err)
 	}
 }
+
+func TestMultivariantIVSForm(t *testing.T) {
+	got := string(Multivariant([]Rendition{
+		{Name: "720p60", URL: "a.m3u8", Bandwidth: 3002999, Codecs: "avc1.4D401F,mp4a.40.2", Width: 1280, Height: 720, FrameRate: 60},
+		{Name: "360p30", URL: "b.m3u8", Bandwidth: 700000, Codecs: "avc1.4D401F,mp4a.40.2", Width: 640, Height: 360, FrameRate: 30},
+	}, true))
+	want := `#EXTM3U
+#EXT-X-VERSION:3
+#EXT-X-INDEPENDENT-SEGMENTS
+#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID="720p60",NAME="720p60",AUTOSELECT=YES,DEFAULT=YES
+#EXT-X-STREAM-INF:BANDWIDTH=3002999,CODECS="avc1.4D401F,mp4a.40.2",RESOLUTION=1280x720,VIDEO="720p60",FRAME-RATE=60.000
+a.m3u8
+#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID="360p30",NAME="360p",AUTOSELECT=YES,DEFAULT=YES
+#EXT-X-STREAM-INF:BANDWIDTH=700000,CODECS="avc1.4D401F,mp4a.40.2",RESOLUTION=640x360,VIDEO="360p30",FRAME-RATE=30.000
+b.m3u8
+`
+	if got != want {
+		t.Errorf("multivariant:\n%s\nwant (IVS's observed form):\n%s", got, want)
+	}
+	if _, err := playlist.Unmarshal([]byte(got)); err != nil {
+		t.Errorf("gohlslib: %v", err)
+	}
+}

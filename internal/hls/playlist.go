@@ -132,7 +132,7 @@ func (m *Muxer) MediaPlaylist(urls URLs, skip bool) []byte {
 
 // Rendition describes a variant of the multivariant playlist.
 type Rendition struct {
-	Name          string // "720p30"
+	Name          string // GROUP-ID and NAME of its EXT-X-MEDIA, "720p30" (IVS names it "720p30", shown "720p")
 	URL           string
 	Bandwidth     int64 // peak, bits per second
 	Codecs        string
@@ -148,9 +148,15 @@ func Multivariant(rs []Rendition, independent bool) []byte {
 		b.WriteString("#EXT-X-INDEPENDENT-SEGMENTS\n")
 	}
 	for _, r := range rs {
+		if r.Name != "" { // IVS's form: each variant is its own VIDEO group, which players show by NAME
+			fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=%q,NAME=%q,AUTOSELECT=YES,DEFAULT=YES\n", r.Name, displayName(r.Name))
+		}
 		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,CODECS=%q", r.Bandwidth, r.Codecs)
 		if r.Width > 0 && r.Height > 0 {
 			fmt.Fprintf(&b, ",RESOLUTION=%dx%d", r.Width, r.Height)
+		}
+		if r.Name != "" {
+			fmt.Fprintf(&b, ",VIDEO=%q", r.Name)
 		}
 		if r.FrameRate > 0 {
 			fmt.Fprintf(&b, ",FRAME-RATE=%.3f", r.FrameRate)
@@ -158,4 +164,12 @@ func Multivariant(rs []Rendition, independent bool) []byte {
 		fmt.Fprintf(&b, "\n%s\n", r.URL)
 	}
 	return []byte(b.String())
+}
+
+// displayName is IVS's NAME for a rendition: the frame rate is kept only at 60 fps ("720p60", but "480p").
+func displayName(group string) string {
+	if i := strings.Index(group, "p"); i > 0 && group[i+1:] != "60" {
+		return group[:i+1]
+	}
+	return group
 }

@@ -165,6 +165,27 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
+	if cfg.HTTPSAddr != "" {
+		tln, err := net.Listen("tcp", cfg.HTTPSAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("https listener: %w", err)
+		}
+		tlsSrv := &http.Server{Handler: srv.Handler, ReadHeaderTimeout: srv.ReadHeaderTimeout, ReadTimeout: srv.ReadTimeout,
+			IdleTimeout: srv.IdleTimeout, MaxHeaderBytes: srv.MaxHeaderBytes, ErrorLog: srv.ErrorLog, BaseContext: srv.BaseContext,
+			TLSConfig: tlsCfg.Clone()} // ServeTLS adds h2 to its protocols: HTTP/2 for players
+		go func() {
+			if err := tlsSrv.ServeTLS(tln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("https listener stopped", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			tlsSrv.Shutdown(sctx)
+		}()
+		log.Info("https (HTTP/2) is listening", "https", tln.Addr().String())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("openivs is serving", "http", ln.Addr().String(), "public_url", cfg.PublicURL,

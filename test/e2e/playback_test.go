@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -236,7 +237,8 @@ func TestPlaybackHLS(t *testing.T) {
 // TestPlaybackOffline: unknown and offline channels answer 404 with a JSON body; a stream's URLs die with it.
 func TestPlaybackOffline(t *testing.T) {
 	t.Parallel()
-	s := Start(t, Options{})
+	httpsAddr := freeAddr(t)
+	s := Start(t, Options{Args: []string{"--https-addr", httpsAddr}})
 	c := s.IVS(Credential{}, "")
 	ch, err := c.CreateChannel(Ctx(t), &ivs.CreateChannelInput{})
 	if err != nil {
@@ -253,6 +255,16 @@ func TestPlaybackOffline(t *testing.T) {
 	}
 	if r := fetch(t, "POST", pb, nil); r.status != 405 {
 		t.Errorf("POST playbackUrl: %d", r.status)
+	}
+	// The TLS listener speaks HTTP/2 (the self-signed RTMPS certificate here).
+	h2 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
+	resp, err := h2.Get("https://" + httpsAddr + strings.TrimPrefix(pb, s.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != 404 {
+		t.Errorf("playbackUrl over the TLS listener: %s %d, want HTTP/2 404 (offline)", resp.Proto, resp.StatusCode)
 	}
 }
 
@@ -567,5 +579,61 @@ func TestPutMetadataLimits(t *testing.T) {
 	}
 	if throttled < 4 || throttled > 6 {
 		t.Errorf("10 PutMetadata calls at once: %d throttled, want about 5 (5 per second per channel)", throttled)
+	}
+}
+
+// TestPlaybackAdBreak: InsertAdBreak on a live channel with an ad configuration marks the break in the media
+// playlist (EXT-X-DATERANGE with SCTE-35, CUE-OUT, CUE-IN after its duration); without an ad configuration it is
+// refused with 409, and offline with 404.
+func TestPlaybackAdBreak(t *testing.T) {
+	t.Parallel()
+	encoderSlot(t)
+	s := Start(t, Options{})
+	c := s.IVS(Credential{}, "")
+	ctx := Ctx(t)
+	ad, err := c.CreateAdConfiguration(ctx, &ivs.CreateAdConfigurationInput{
+		MediaTailorPlaybackConfigurations: []types.MediaTailorPlaybackConfiguration{{PlaybackConfigurationArn: aws.String(mediaTailorARN("ads"))}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := c.CreateChannel(ctx, &ivs.CreateChannelInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.InsertAdBreak(ctx, &ivs.InsertAdBreakInput{ChannelArn: plain.Channel.Arn, DurationSeconds: aws.Int32(2)})
+	expectErr(t, "InsertAdBreak without an ad configuration", err, new(*types.ConflictException), 409)
+	ch, err := c.CreateChannel(ctx, &ivs.CreateChannelInput{AdConfigurationArn: ad.AdConfiguration.Arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.InsertAdBreak(ctx, &ivs.InsertAdBreakInput{ChannelArn: ch.Channel.Arn, DurationSeconds: aws.Int32(2)})
+	wantNotBroadcasting(t, "InsertAdBreak offline", err)
+
+	publish(t, "rtmps://"+s.RTMPS+"/app/"+aws.ToString(ch.StreamKey.Value))
+	waitLive(t, c, ch.Channel.Arn, 30*time.Second)
+	vu := variantURL(t, aws.ToString(ch.Channel.PlaybackUrl), nil)
+	out, err := c.InsertAdBreak(ctx, &ivs.InsertAdBreakInput{ChannelArn: ch.Channel.Arn, DurationSeconds: aws.Int32(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := aws.ToString(out.AdBreakId)
+	if id == "" {
+		t.Fatal("no adBreakId")
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, r := mediaPlaylist(t, vu, nil)
+		pl := string(r.body)
+		dr := strings.Index(pl, `#EXT-X-DATERANGE:ID="`+id+`"`)
+		if dr >= 0 && strings.Contains(pl[dr:], "#EXT-X-CUE-IN") {
+			if !strings.Contains(pl[dr:], "PLANNED-DURATION=2.000,SCTE35-OUT=0xFC") || !strings.Contains(pl[dr:], "#EXT-X-CUE-OUT:DURATION=2.000") {
+				t.Errorf("ad break markers:\n%s", pl[dr:])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no complete ad break %s in the playlist after 15 s:\n%s", id, pl)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
