@@ -1,0 +1,203 @@
+package playback
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
+	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/openivs/openivs/internal/hls"
+	"github.com/openivs/openivs/internal/live"
+)
+
+// authority is a control plane with one public channel.
+type authority struct{ ch Channel }
+
+func (a authority) PlaybackChannel(ctx context.Context, region, account, id string) (Channel, error) {
+	if region+"."+account+"."+id != "us-west-2.111111111111.abcdefghijkl" {
+		return Channel{}, ErrNoChannel
+	}
+	return a.ch, nil
+}
+func (authority) PlaybackKeys(context.Context, string, string) ([]Key, error)  { return nil, nil }
+func (authority) KeyExists(context.Context, string) bool                       { return true }
+func (authority) RevokedThrough(context.Context, string, string) (int64, bool) { return 0, false }
+
+const playbackPath = "/api/video/v1/us-west-2.111111111111.channel.abcdefghijkl.m3u8"
+
+// liveServer packages the hls fixture (4.2 s of H.264 + AAC) as a live LOW-latency stream.
+func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := live.NewRegistry(live.DefaultLimits, nil, log)
+	t.Cleanup(reg.Close)
+	s := New(authority{ch: Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/abcdefghijkl"}}, Config{Log: log})
+	t.Cleanup(s.Close)
+	ls, err := reg.Begin(live.Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/abcdefghijkl", Account: "111111111111",
+		Region: "us-west-2", ID: "abcdefghijkl", LatencyMode: "LOW", ContainerFormat: container}, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls.Describe([]live.Video{{Width: 192, Height: 108, Framerate: 30}}, nil)
+
+	f, err := os.Open("../hls/testdata/source.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := &mpegts.Reader{R: bufio.NewReader(f)}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	var sink interface {
+		WriteH264(int, time.Duration, time.Duration, [][]byte)
+		WriteAAC(time.Duration, []byte)
+	}
+	var audio *hls.AudioTrack
+	for _, tr := range r.Tracks() {
+		if c, ok := tr.Codec.(*tscodecs.MPEG4Audio); ok {
+			cfg := c.Config
+			audio = &hls.AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}
+			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
+				if sink != nil {
+					for _, au := range aus {
+						sink.WriteAAC(time.Duration(pts)*time.Second/90000, au)
+					}
+				}
+				return nil
+			})
+		}
+	}
+	for _, tr := range r.Tracks() {
+		if _, ok := tr.Codec.(*tscodecs.H264); ok {
+			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
+				if sink == nil {
+					var sps, pps []byte
+					for _, n := range au {
+						switch h264.NALUType(n[0] & 0x1f) {
+						case h264.NALUTypeSPS:
+							sps = n
+						case h264.NALUTypePPS:
+							pps = n
+						}
+					}
+					if sps == nil {
+						return nil
+					}
+					k, err := s.Package(ls, []hls.VideoTrack{{SPS: sps, PPS: pps, Codec: "avc1.64000B", Width: 192, Height: 108}}, audio)
+					if err != nil {
+						return err
+					}
+					sink = k
+				}
+				sink.WriteH264(0, time.Duration(pts)*time.Second/90000, time.Duration(dts)*time.Second/90000, au)
+				return nil
+			})
+		}
+	}
+	for r.Read() == nil {
+	}
+	return s, reg
+}
+
+func get(t testing.TB, h http.Handler, method, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(method, target, nil))
+	return w
+}
+
+// TestPlaybackURLs walks a live stream from the playbackUrl down to a part and checks each step's answer.
+func TestPlaybackURLs(t *testing.T) {
+	for _, container := range []string{"TS", "FRAGMENTED_MP4"} {
+		t.Run(container, func(t *testing.T) {
+			s, _ := liveServer(t, container)
+			mv := get(t, s, "GET", playbackPath)
+			if mv.Code != 200 || !strings.Contains(mv.Body.String(), "/v1/playlist/") {
+				t.Fatalf("multivariant: %d %s", mv.Code, mv.Body)
+			}
+			var variant string
+			for _, l := range strings.Split(mv.Body.String(), "\n") {
+				if strings.HasPrefix(l, "/v1/playlist/") {
+					variant = l
+				}
+			}
+			pl := get(t, s, "GET", variant)
+			if pl.Code != 200 || !strings.Contains(pl.Body.String(), "#EXT-X-PART:") {
+				t.Fatalf("media playlist: %d %s", pl.Code, pl.Body)
+			}
+			var uris []string
+			for _, l := range strings.Split(pl.Body.String(), "\n") {
+				if i := strings.Index(l, `URI="`); i >= 0 {
+					u := l[i+5:]
+					uris = append(uris, u[:strings.Index(u, `"`)])
+				} else if strings.HasPrefix(l, "/v1/segment/") {
+					uris = append(uris, l)
+				}
+			}
+			for _, u := range uris[:len(uris)-1] { // the last is the preload hint of a stream that will not grow
+				if r := get(t, s, "GET", u); r.Code != 200 || r.Body.Len() == 0 {
+					t.Errorf("%s: %d", u, r.Code)
+				}
+			}
+			// the viewer is counted
+			s.sweepOnce()
+			// tampered, unknown and out-of-reach URLs are 4xx
+			tok := strings.Split(variant, "/")[3]
+			for _, u := range []string{
+				strings.Replace(variant, tok, tok[:len(tok)-2]+"AA", 1),
+				strings.Replace(variant, ".m3u8", "x.m3u8", 1),
+				variant + "?_HLS_msn=99999",
+				variant + "?_HLS_msn=-1",
+				"/v1/segment/" + tok + "/nope/0.ts",
+				"/api/video/v1/us-west-2.111111111111.channel.zzzzzzzzzzzz.m3u8",
+			} {
+				if r := get(t, s, "GET", u); r.Code < 400 || r.Code >= 500 {
+					t.Errorf("%s: %d, want 4xx", u, r.Code)
+				}
+			}
+		})
+	}
+}
+
+// FuzzPlaybackRequest: any path and query under the playback prefixes gets an answer below 500, never a panic.
+func FuzzPlaybackRequest(f *testing.F) {
+	s, _ := liveServer(f, "TS")
+	mv := get(f, s, "GET", playbackPath).Body.String()
+	var variant string
+	for _, l := range strings.Split(mv, "\n") {
+		if strings.HasPrefix(l, "/v1/playlist/") {
+			variant = l
+		}
+	}
+	tok := strings.Split(variant, "/")[3]
+	for _, seed := range []string{playbackPath, playbackPath + "?token=a.b.c", variant, variant + "?_HLS_msn=3&_HLS_part=1&_HLS_skip=YES",
+		"/v1/segment/" + tok + "/108p30/1.ts", "/v1/segment/" + tok + "/108p30/1.2.ts", "/v1/segment/" + tok + "/108p30/init.mp4",
+		"/v1/segment/" + tok + "/108p30/99.ts", "/v1/playlist/x/y.m3u8", "/api/video/v1/a.b.c.d.m3u8"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, target string) {
+		u := "http://h" + target
+		req, err := http.NewRequest("GET", u, nil)
+		if err != nil || req.URL.Path == "" {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond) // blocking requests give up
+		defer cancel()
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req.WithContext(ctx))
+		if w.Code >= 500 {
+			t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+		}
+	})
+}
