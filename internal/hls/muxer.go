@@ -175,7 +175,9 @@ func (m *Muxer) WriteH264(pts, dts time.Duration, au [][]byte) error {
 	s := &videoSample{dts: dts - m.t0, pts: pts - m.t0, key: key, au: au}
 	// The wall clock of the timeline's origin: no frame arrives before it was captured, so the earliest arrival
 	// minus timestamp bounds it (frames buffered by the encoder or the connection arrive late, and are ignored).
-	if w := m.cfg.Now().Add(-s.dts); w.Before(m.wall0) {
+	// It is settled once the first segment is published: program date-times must stay continuous from then on,
+	// or players misplace segments.
+	if w := m.cfg.Now().Add(-s.dts); w.Before(m.wall0) && m.open == nil && m.nextMSN == 0 {
 		m.wall0 = w
 	}
 	if s.pts < s.dts {

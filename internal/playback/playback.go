@@ -12,6 +12,7 @@
 package playback
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
@@ -675,6 +676,15 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 		h := w.Header()
 		h.Set("Content-Type", ctype)
 		h.Set("Cache-Control", cache)
+		if r.Header.Get("Range") != "" { // players resuming a download: byte ranges of the whole segment
+			all := make([]byte, 0, seg.Size)
+			for _, p := range seg.Parts {
+				all = append(all, p.Data...)
+			}
+			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(all))
+			return
+		}
+		h.Set("Accept-Ranges", "bytes")
 		h.Set("Content-Length", strconv.Itoa(seg.Size))
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
@@ -717,7 +727,8 @@ func (s *Server) streamSegment(w http.ResponseWriter, r *http.Request, rd *rendi
 			started = true
 			h := w.Header()
 			h.Set("Content-Type", ctype)
-			h.Set("Cache-Control", "no-cache")
+			// never cached: a browser that kept a partial copy would answer later requests from it
+			h.Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusOK)
 			if r.Method == http.MethodHead {
 				return errHead

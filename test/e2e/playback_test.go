@@ -182,6 +182,9 @@ func TestPlaybackHLS(t *testing.T) {
 				t.Errorf("segment GET %d %s (%d bytes), HEAD %d Content-Length %s", get.status, get.header.Get("Content-Type"),
 					len(get.body), head.status, head.header.Get("Content-Length"))
 			}
+			if rg := fetch(t, "GET", segURL, map[string]string{"Range": "bytes=10-99"}); rg.status != 206 || string(rg.body) != string(get.body[10:100]) {
+				t.Errorf("segment byte range: %d, %d bytes", rg.status, len(rg.body))
+			}
 			if get.header.Get("Cache-Control") == "" || r.header.Get("Cache-Control") != "no-cache" {
 				t.Errorf("caching headers: segment %q, playlist %q", get.header.Get("Cache-Control"), r.header.Get("Cache-Control"))
 			}
