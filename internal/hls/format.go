@@ -219,6 +219,14 @@ func (f *tsFormat) encode(p *partInput) ([]byte, error) {
 		if _, err := f.mux.WriteTables(); err != nil {
 			return nil, fmt.Errorf("ts tables: %w", err)
 		}
+		// Every segment carries a tag on the ID3 stream: the IVS player waits for data on each stream the PMT
+		// declares before it plays, so a channel without PutMetadata would never start in it. The heartbeat is a
+		// PRIV frame (owner segmentID3Owner), which players do not show as text cues.
+		if len(p.video) > 0 {
+			if err := f.writeID3(cue{at: p.video[0].dts, tag: segmentID3(p.seq)}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	// interleave by time: each video frame, then the audio and cues up to the next frame
 	ai, ci := 0, 0

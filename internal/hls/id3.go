@@ -68,3 +68,17 @@ func TXXX(tag []byte) (value []byte, ok bool) {
 func syncsafe(b []byte) int {
 	return int(b[0]&0x7f)<<21 | int(b[1]&0x7f)<<14 | int(b[2]&0x7f)<<7 | int(b[3]&0x7f)
 }
+
+// segmentID3Owner owns the PRIV frame each TS segment starts with (see tsFormat.encode).
+const segmentID3Owner = "com.openivs.segment"
+
+// segmentID3 is the heartbeat tag: an ID3v2.4 PRIV frame, the owner and the part's sequence number.
+func segmentID3(seq uint32) []byte {
+	frame := append([]byte(segmentID3Owner), 0, byte(seq>>24), byte(seq>>16), byte(seq>>8), byte(seq))
+	tag := []byte{'I', 'D', '3', 0x04, 0x00, 0x00}
+	tag = appendSyncsafe(tag, 10+len(frame))
+	tag = append(tag, 'P', 'R', 'I', 'V')
+	tag = appendSyncsafe(tag, len(frame))
+	tag = append(tag, 0x00, 0x00)
+	return append(tag, frame...)
+}

@@ -398,7 +398,20 @@ func TestMuxerTimedMetadata(t *testing.T) {
 			m.mu.Unlock()
 			var got [][]byte
 			if container == ContainerTS {
-				got = tsID3(t, all)
+				heartbeats := 0
+				for _, tag := range tsID3(t, all) {
+					if _, ok := TXXX(tag); ok {
+						got = append(got, tag)
+					} else if bytes.Contains(tag, []byte("PRIV"+string([]byte{0, 0, 0, 24, 0, 0})+segmentID3Owner)) {
+						heartbeats++
+					}
+				}
+				m.mu.Lock()
+				segs := len(m.segments)
+				m.mu.Unlock()
+				if heartbeats != segs {
+					t.Errorf("%d ID3 heartbeats for %d segments: every TS segment must carry data on the ID3 stream (the IVS player waits for it)", heartbeats, segs)
+				}
 			} else {
 				got = emsgID3(t, all)
 			}
