@@ -3,7 +3,7 @@
 #
 # Phase "latency": glass-to-glass latency with real players. For each target in $LAT_TARGETS, start it afresh,
 # publish one stream whose frames carry their capture time (ffmpeg: testsrc2 640x360 30 fps, a geq filter drawing
-# the wall-clock milliseconds as 40 blocks across the top 32 rows, x264 veryfast zerolatency -g 30, AAC), and
+# the wall-clock milliseconds as 40 blocks across the top 32 rows (see stamp_filter), x264 veryfast zerolatency -g 30, AAC), and
 # watch it for $LAT_WATCH with each player of $LAT_PLAYERS in headless Chromium (bench/latency: the capture time
 # decoded from every presented frame; on openivs also a PutMetadata every second carrying its send time).
 #   openivs-ts / openivs-fmp4   a LOW latency channel, container TS / FRAGMENTED_MP4 (LL-HLS)
@@ -15,20 +15,25 @@
 # the pre-encoded $FLV (720p30, ~3 Mbit/s, 1 s GOP) in a loop with `ffmpeg -re -stream_loop -1 -c copy`, and run
 # bench/hlsload with N viewers ($RAMP ramp, $SETTLE settle, $DUR window, 3 s grace).
 #   openivs   a LOW latency TS channel; LL-HLS viewers (blocking reload, parts, delta updates)
+#   openivs-plain  (not in the default FAN_TARGETS) the same channel watched by plain-HLS viewers, as nginx's are
 #   nginx     nginx-rtmp's HLS served by nginx http (worker_processes $NGINX_WORKERS, sendfile on, access_log off);
 #             plain-HLS viewers (the playlist every half target duration, whole segments)
 #
 # Environment knobs (defaults in brackets):
 #   PHASES ["latency fanout"]
 #   LAT_TARGETS ["openivs-ts openivs-fmp4 nginx"]  LAT_PLAYERS ["hlsjs ivs"]  LAT_WATCH [30s]  LAT_WARMUP [6s]
-#   LAT_REPEAT [1]  runs of each (target, player)
-#   NS ["500 1000 2000 3000 5000"]  FAN_TARGETS ["openivs nginx"]  DUR [30s]  RAMP [15s]  SETTLE [5s]  PASS [0.99]
+#   LAT_REPEAT [3]  runs of each (target, player); where a stream is joined in its GOP moves the latency by up to
+#                   a second from one run to the next, so the tables give the median of the runs' medians
+#   LAT_EXPERIMENT ['{"maxLiveSyncPlaybackRate":1.5}']  one more hls.js run per target with these settings merged
+#                   into hls.js's defaults (not the default player: an experiment, labelled so); "" = none
+#   NS ["500 1000 2000 2500 3000 4000 5000"]  FAN_TARGETS ["openivs nginx"]  DUR [30s]  RAMP [15s]  SETTLE [5s]  PASS [0.99]
 #   QUIET_MAX [300]  before each run, wait up to this many seconds for the machine to be idle (<10% busy over 2 s)
 #   SKEW_MAX [25] RETRIES [2]  a fan-out run during whose window other processes used more than SKEW_MAX % of one
 #                  core is made again after a quiet wait, up to RETRIES times (listed under the table)
 #   NGINX_WORKERS [2]  OPENIVS_BIN [build ./cmd/openivs]  FLV [.cache/bench-720p30.flv]
-#   PERF_N [""]  with perf installed: `perf record -g` the openivs server for 10 s in the middle of the fan-out
-#                window at this N; the top of `perf report` is printed
+#   PERF_N [""]  with perf installed: after the series, one more openivs run at this N (not in the table), with
+#                `perf record -g` of the server for 10 s in the middle of the window; the top of `perf report` is
+#                printed and kept in .cache/perf-playback-openivs-N.txt
 #
 # Exit status: 0 when the runs were made (a target not holding N viewers is a result, not a failure); 2 on
 # infrastructure failures (build, input, a target that does not start, a stream that does not play).
@@ -40,8 +45,9 @@ LAT_TARGETS=$(echo ${LAT_TARGETS:-openivs-ts openivs-fmp4 nginx})
 LAT_PLAYERS=$(echo ${LAT_PLAYERS:-hlsjs ivs})
 LAT_WATCH=${LAT_WATCH:-30s}
 LAT_WARMUP=${LAT_WARMUP:-6s}
-LAT_REPEAT=${LAT_REPEAT:-1}
-NS=$(echo ${NS:-500 1000 2000 3000 5000})
+LAT_REPEAT=${LAT_REPEAT:-3}
+LAT_EXPERIMENT=${LAT_EXPERIMENT-'{"maxLiveSyncPlaybackRate":1.5}'}
+NS=$(echo ${NS:-500 1000 2000 2500 3000 4000 5000})
 FAN_TARGETS=$(echo ${FAN_TARGETS:-openivs nginx})
 DUR=${DUR:-30s}
 RAMP=${RAMP:-15s}
@@ -54,6 +60,7 @@ NGINX_WORKERS=${NGINX_WORKERS:-2}
 OPENIVS_BIN=${OPENIVS_BIN:-}
 FLV=${FLV:-.cache/bench-720p30.flv}
 PERF_N=${PERF_N:-}
+PERF_ON=0
 BIN=.bin
 NGINX_RTMP_MODULE=${NGINX_RTMP_MODULE:-/usr/lib/nginx/modules/ngx_rtmp_module.so}
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_DEFAULT_REGION=us-west-2 AWS_PAGER=""
@@ -252,19 +259,21 @@ EOF
 
 # The stamped publisher: bits 39..8 of the 40 blocks are the wall-clock milliseconds (mod 2^32) at which ffmpeg's
 # filter graph handled the frame (setpts=RTCTIME puts the wall clock in the frame's timestamp, geq draws it, and
-# setpts=N gives the encoder its 30 fps timestamps back), bits 7..0 the sum of its four bytes mod 256.
+# setpts=N gives the encoder its 30 fps timestamps back), bits 7..0 the sum of its four bytes mod 256. geq draws
+# the bits on a 40x2 picture (one pixel per bit; evaluating it on every pixel of the frame would cost the encoder
+# machine 35% of a core more and make it fall behind real time under load), scaled up without interpolation to
+# 640x32 and laid over the top of the frame.
 stamp_filter() {
-	local ms ck bit lum
+	local ms ck bit
 	ms='mod(floor(T*1000+0.5),4294967296)'
 	ck="mod(mod(floor($ms/16777216),256)+mod(floor($ms/65536),256)+mod(floor($ms/256),256)+mod($ms,256),256)"
-	bit="if(lt(floor(X/16),32),mod(floor($ms/pow(2,31-floor(X/16))),2),mod(floor($ck/pow(2,39-floor(X/16))),2))"
-	lum="if(lt(Y,32),if($bit,235,16),lum(X,Y))"
-	echo "settb=1/1000000,setpts=RTCTIME,geq=lum='$lum':cb='if(lt(Y,16),128,cb(X,Y))':cr='if(lt(Y,16),128,cr(X,Y))',settb=1/30,setpts=N"
+	bit="if(lt(X,32),mod(floor($ms/pow(2,31-X)),2),mod(floor($ck/pow(2,39-X)),2))"
+	echo "[0:v]settb=1/1000000,setpts=RTCTIME,split[a][b];[b]crop=80:2:0:0,scale=40:2:flags=neighbor,geq=lum='if($bit,235,16)':cb=128:cr=128,scale=640:32:flags=neighbor[s];[a][s]overlay=0:0,settb=1/30,setpts=N[v]"
 }
 
 publish_stamped() {
 	ffmpeg -hide_banner -loglevel warning -re -f lavfi -i testsrc2=size=640x360:rate=30 \
-		-f lavfi -i sine=frequency=440:sample_rate=48000 -vf "$(stamp_filter)" \
+		-f lavfi -i sine=frequency=440:sample_rate=48000 -filter_complex "$(stamp_filter)" -map '[v]' -map 1:a \
 		-c:v libx264 -preset veryfast -tune zerolatency -profile:v high -pix_fmt yuv420p -b:v 1500k -maxrate 1500k -bufsize 1500k \
 		-g 30 -keyint_min 30 -sc_threshold 0 -c:a aac -b:a 128k -ar 48000 -ac 2 -f flv "$PUBLISH_URL" >>"$WORK/publisher.log" 2>&1 &
 	PUB_PID=$!
@@ -296,7 +305,7 @@ EOF
 
 start_target() {
 	case $1 in
-	openivs-ts | openivs) start_openivs LOW TS ;;
+	openivs-ts | openivs | openivs-plain) start_openivs LOW TS ;;
 	openivs-fmp4) start_openivs LOW FRAGMENTED_MP4 ;;
 	nginx) start_nginx "${2:-0}" ;;
 	*) die "unknown target $1" ;;
@@ -324,6 +333,14 @@ phase_latency() {
 				sed 's/^/   /' "$WORK/latency-$t-$p-$i.txt" >&2
 			done
 		done
+		if [[ -n $LAT_EXPERIMENT && " $LAT_PLAYERS " == *" hlsjs "* ]]; then
+			meta=()
+			[[ -n $CHANNEL_ARN ]] && meta=(-api-endpoint "$API" -channel-arn "$CHANNEL_ARN")
+			note "latency: $t, hlsjs with $LAT_EXPERIMENT (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+			"$BIN/latency" -url "$PLAYBACK_URL" -player hlsjs -ll -d "$LAT_WATCH" -warmup "$LAT_WARMUP" -hlsjs-config "$LAT_EXPERIMENT" \
+				-label "$t" -json "${meta[@]}" >>"$LAT_RESULTS" 2>"$WORK/latency-$t-experiment.txt" || note "latency run failed or measured nothing:"
+			sed 's/^/   /' "$WORK/latency-$t-experiment.txt" >&2
+		fi
 		stop_all
 	done
 }
@@ -337,8 +354,8 @@ fan_once() {
 	publish_loop
 	wait_playable
 	sleep 2
-	[[ $target == nginx ]] && mode=(-plain)
-	if [[ $target == openivs && $n == "$PERF_N" ]] && command -v perf >/dev/null; then
+	[[ $target == nginx || $target == openivs-plain ]] && mode=(-plain)
+	if [[ $PERF_ON == 1 ]]; then
 		(
 			sleep $((${RAMP%s} + ${SETTLE%s} + ${DUR%s} / 2 - 5))
 			perf record -g -o "$WORK/perf-$n.data" -p "$TARGET_PID" -- sleep 10 >/dev/null 2>&1
@@ -395,6 +412,18 @@ phase_fanout() {
 			fi
 		done
 	done
+	if [[ -n $PERF_N ]]; then
+		if command -v perf >/dev/null; then
+			# a run of its own (perf's sampling costs CPU): not in the table
+			note "profiling openivs at N=$PERF_N (a run of its own, not in the table)"
+			PERF_ON=1
+			RUN_OUT=$WORK/perf-run.json
+			fan_once openivs "$PERF_N" || true
+			PERF_ON=0
+		else
+			note "PERF_N is set but perf is not installed: no profile"
+		fi
+	fi
 }
 
 # --- run -------------------------------------------------------------------
@@ -419,27 +448,50 @@ skewed = [json.loads(l) for l in open(sys.argv[3]) if l.strip()]
 skew_max = float(sys.argv[4])
 def f0(x): return f"{x:.0f}"
 if lat:
+    import statistics
+    def med(v): return statistics.median(v) if v else float("nan")
+    def player_name(r):
+        n = r["player"] + (" (lowLatencyMode)" if r["player"] == "hlsjs" and r["low_latency"] else "")
+        if r.get("hlsjs_config"):
+            n += " + " + r["hlsjs_config"]
+        return n
     print()
-    print("| target | player | frame p50 ms | frame p90 ms | frames | stalls (s) | metadata p50 ms | metadata p90 ms | cues | player's estimate p50 ms | load average |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("Every run (frame = capture→display of every presented frame after the warm-up; metadata = PutMetadata→display):")
+    print()
+    print("| target | player | frame p50 ms | frame p90 ms | frames | stalls (s) | capture slip ms | metadata p50 ms | metadata p90 ms | cues | player's estimate p50 ms | load average |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in lat:
         m = r["metadata"]
         meta = (f0(m["p50_ms"]), f0(m["p90_ms"]), str(m["n"])) if r["metadata_sent"] else ("—", "—", "—")
         fr = r["frame"]
         fatal = " (fatal)" if r["fatal"] else ""
-        player = r["player"] + (" (lowLatencyMode)" if r["player"] == "hlsjs" and r["low_latency"] else "")
-        print(f'| {r["label"]} | {player}{fatal} | {f0(fr["p50_ms"])} | {f0(fr["p90_ms"])} | {fr["n"]} | {r["stalls"]} ({r["stalled_s"]:.1f}) '
-              f'| {meta[0]} | {meta[1]} | {meta[2]} | {f0(r["player_estimate"]["p50_ms"])} | {r["loadavg"]} |')
-    by = {}
+        est = f0(r["player_estimate"]["p50_ms"]) if r["player_estimate"]["n"] else "—"
+        print(f'| {r["label"]} | {player_name(r)}{fatal} | {f0(fr["p50_ms"])} | {f0(fr["p90_ms"])} | {fr["n"]} | {r["stalls"]} ({r["stalled_s"]:.1f}) '
+              f'| {r.get("capture_slip_ms", 0):.0f} | {meta[0]} | {meta[1]} | {meta[2]} | {est} | {r["loadavg"]} |')
+    groups = {}
     for r in lat:
-        by.setdefault((r["label"], r["player"]), []).append(r["frame"]["p50_ms"])
-    for p in ("hlsjs", "ivs"):
-        ref = by.get(("nginx", p))
+        groups.setdefault((r["label"], player_name(r)), []).append(r)
+    print()
+    print("Per target and player (median of the runs' values; range of the runs' frame p50 in brackets):")
+    print()
+    print("| target | player | runs | frame p50 ms | frame p90 ms | metadata p50 ms | metadata p90 ms |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    agg = {}
+    for (t, p), rs in groups.items():
+        f50 = [r["frame"]["p50_ms"] for r in rs if r["frame"]["n"]]
+        f90 = [r["frame"]["p90_ms"] for r in rs if r["frame"]["n"]]
+        m50 = [r["metadata"]["p50_ms"] for r in rs if r["metadata"]["n"]]
+        m90 = [r["metadata"]["p90_ms"] for r in rs if r["metadata"]["n"]]
+        agg[(t, p)] = med(f50)
+        rng = f" ({min(f50):.0f}–{max(f50):.0f})" if len(f50) > 1 else ""
+        mm = (f"{med(m50):.0f}", f"{med(m90):.0f}") if m50 else ("—", "—")
+        print(f"| {t} | {p} | {len(rs)} | {med(f50):.0f}{rng} | {med(f90):.0f} | {mm[0]} | {mm[1]} |")
+    print()
+    for p in ("hlsjs (lowLatencyMode)", "ivs"):
+        ref = agg.get(("nginx", p))
         for t in ("openivs-ts", "openivs-fmp4"):
-            if ref and (t, p) in by:
-                o = sorted(by[(t, p)])[len(by[(t, p)]) // 2]
-                g = sorted(ref)[len(ref) // 2]
-                print(f"- {p}: {t} frame p50 {o:.0f} ms vs nginx-rtmp {g:.0f} ms: {o / g:.2f}x")
+            if ref and (t, p) in agg:
+                print(f"- {p}: {t} frame p50 {agg[(t, p)]:.0f} ms vs nginx-rtmp {ref:.0f} ms: {agg[(t, p)] / ref:.2f}x")
 if fan:
     print()
     print("| target | mode | N | joined | playing | all parts ≤1 s | parts | p50 ms | p99 ms | max ms | within 1 s | missed | errors | listed after media end p50/p99 ms | req/s | Gbit/s | server CPU % | server RSS MB | hlsload CPU % | other CPU % | load average start → end |")

@@ -204,6 +204,25 @@ func (h *httpConn) readBody(body []byte, size int64) ([]byte, error) {
 		m, err := io.ReadFull(h.br, body[start:])
 		return body[:start+m], err
 	}
+	// what bufio already holds, then straight from the socket without a copy
+	k, err := h.br.Discard(int(min(size, int64(h.br.Buffered()))))
+	size -= int64(k)
+	if err != nil {
+		return body, err
+	}
+	for size > 0 {
+		n, ok, err := discardSocket(h.c, size)
+		if !ok {
+			break
+		}
+		if err != nil {
+			return body, err
+		}
+		if n == 0 {
+			return body, io.ErrUnexpectedEOF
+		}
+		size -= int64(n)
+	}
 	bp := discardPool.Get().(*[]byte)
 	defer discardPool.Put(bp)
 	buf := *bp

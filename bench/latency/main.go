@@ -106,6 +106,7 @@ type report struct {
 	Label      string  `json:"label"`
 	Player     string  `json:"player"`
 	LowLatency bool    `json:"low_latency"`
+	HLSConfig  string  `json:"hlsjs_config,omitempty"`
 	Watch      float64 `json:"watch_s"`
 	Warmup     float64 `json:"warmup_s"`
 	// Frames decoded after the warm-up; frames presented at all; frames whose stamp did not decode.
@@ -114,7 +115,11 @@ type report struct {
 	BadFrames   int     `json:"bad_frames"`
 	FirstFrameS float64 `json:"first_frame_s"` // from load() to the first decoded frame
 	// Presentation stalls after the warm-up: gaps of more than 250 ms between presented frames.
-	Stalls     int      `json:"stalls"`
+	Stalls int `json:"stalls"`
+	// Capture slip: how much further the capture clock moved than the media timeline over the counted frames
+	// (capture-time span minus media-time span). Above a few tens of ms the publisher fell behind real time (a
+	// busy machine), and the latency grew by that much for reasons outside the server and the player.
+	SlipMs     float64  `json:"capture_slip_ms"`
 	StalledS   float64  `json:"stalled_s"`
 	Meta       stats    `json:"metadata"`
 	MetaSent   int      `json:"metadata_sent"`
@@ -144,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	every := fs.Duration("metadata-every", time.Second, "PutMetadata period")
 	label := fs.String("label", "", "name of the target, copied into the output")
 	asJSON := fs.Bool("json", false, "print one JSON line on stdout (the human report goes to stderr)")
+	hlsConfig := fs.String("hlsjs-config", "", `experiments: a JSON object merged into hls.js's defaults, e.g. '{"maxLiveSyncPlaybackRate":1.5}'`)
 	scriptPath := fs.String("script", "", "player.mjs (default: the one next to this command's source)")
 	keepRaw := fs.String("raw", "", "write the player's raw result (JSON) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -194,7 +200,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		})
 	}
 
-	opts, _ := json.Marshal(map[string]any{"url": *u, "player": *player, "lowLatency": *ll, "durationMs": dur.Milliseconds()})
+	po := map[string]any{"url": *u, "player": *player, "lowLatency": *ll, "durationMs": dur.Milliseconds()}
+	if *hlsConfig != "" {
+		var c map[string]any
+		if err := json.Unmarshal([]byte(*hlsConfig), &c); err != nil {
+			fmt.Fprintf(stderr, "latency: -hlsjs-config: %v\n", err)
+			return 2
+		}
+		po["hlsConfig"] = c
+		rep.HLSConfig = *hlsConfig
+	}
+	opts, _ := json.Marshal(po)
 	var out, errb bytes.Buffer
 	cmd := exec.CommandContext(ctx, "node", script, string(opts))
 	cmd.Dir = filepath.Dir(script)
@@ -238,6 +254,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// frames
 	var lat []float64
 	var prev float64
+	var first, last frame
+	var firstCapture, lastCapture float64
 	for i, f := range res.Frames {
 		if i == 0 {
 			rep.FirstFrameS = (f.DisplayMs - float64(loadAt.UnixMilli())) / 1000
@@ -248,6 +266,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		capture := f.DisplayMs - math.Mod(f.DisplayMs-f.Stamp, 1<<32)
 		lat = append(lat, f.DisplayMs-capture)
+		if firstCapture == 0 {
+			first, firstCapture = f, capture
+		}
+		last, lastCapture = f, capture
 		if prev > 0 && f.DisplayMs-prev > 250 {
 			rep.Stalls++
 			rep.StalledS += (f.DisplayMs - prev) / 1000
@@ -255,6 +277,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		prev = f.DisplayMs
 	}
 	rep.Frame = summarize(lat)
+	if firstCapture > 0 {
+		rep.SlipMs = (lastCapture - firstCapture) - 1000*(last.MediaTime-first.MediaTime)
+	}
 
 	// metadata cues
 	sentMu.Lock()
@@ -336,9 +361,12 @@ func (r *report) print(w io.Writer) {
 	if r.Player == "hlsjs" {
 		ll = " lowLatencyMode=" + strconv.FormatBool(r.LowLatency)
 	}
+	if r.HLSConfig != "" {
+		ll += " " + r.HLSConfig
+	}
 	fmt.Fprintf(w, "%s %s%s: watched %.0f s, counted after %.0f s (load average %s)\n", r.Label, r.Player, ll, r.Watch, r.Warmup, r.LoadAvg)
-	fmt.Fprintf(w, "  frame (capture→display): p50 %.0f ms, p90 %.0f, p10 %.0f, min %.0f, max %.0f over %d frames (%d presented, %d undecodable; first frame %.1f s after load); %d stalls, %.1f s\n",
-		r.Frame.P50, r.Frame.P90, r.Frame.P10, r.Frame.Min, r.Frame.Max, r.Frame.N, r.FramesAll, r.BadFrames, r.FirstFrameS, r.Stalls, r.StalledS)
+	fmt.Fprintf(w, "  frame (capture→display): p50 %.0f ms, p90 %.0f, p10 %.0f, min %.0f, max %.0f over %d frames (%d presented, %d undecodable; first frame %.1f s after load); %d stalls, %.1f s; capture slip %.0f ms\n",
+		r.Frame.P50, r.Frame.P90, r.Frame.P10, r.Frame.Min, r.Frame.Max, r.Frame.N, r.FramesAll, r.BadFrames, r.FirstFrameS, r.Stalls, r.StalledS, r.SlipMs)
 	if r.MetaSent > 0 {
 		fmt.Fprintf(w, "  metadata (PutMetadata→display, %s): p50 %.0f ms, p90 %.0f, min %.0f, max %.0f over %d cues (%d sent)\n",
 			r.MetaMethod, r.Meta.P50, r.Meta.P90, r.Meta.Min, r.Meta.Max, r.Meta.N, r.MetaSent)

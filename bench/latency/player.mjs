@@ -3,11 +3,13 @@
 // player, like the real-player harness (test/player/play.mjs, whose page script test/player/page/page.js it
 // loads unchanged, and whose npm packages in test/player/node_modules it uses), and in addition reads the capture
 // time stamped into every presented frame (page/stamp.js). It prints one JSON document on stdout:
-//   {samples, cues, errors, fatal, events, frames: [{displayMs, cbMs, stamp, mediaTime}], badFrames, stampReader}
+//   {samples, cues, errors, fatal, events, frames: [{displayMs, cbMs, stamp, mediaTime}], badFrames, stampReader,
+//    requests: [{url, startMs, endMs, status}] (the requests to the stream's host)}
 // (samples/cues/errors/fatal as in play.mjs). Logs go to stderr.
 //
 // Usage: node player.mjs '{"url": "...", "player": "hlsjs"|"ivs", "lowLatency": true, "durationMs": 30000}'
-// Other options: "chromium" (default /usr/bin/chromium), "userDataDir" (default: a fresh temporary directory).
+// Other options: "chromium" (default /usr/bin/chromium), "userDataDir" (default: a fresh temporary directory),
+// "hlsConfig" (an object merged into hls.js's DefaultConfig before the player is created: experiments only).
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -215,6 +217,38 @@ async function main() {
       '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-proxy-server',
       '--autoplay-policy=no-user-gesture-required'],
   });
+  // The requests to the stream's host, with their times (for diagnosis; in the raw result).
+  let streamHost = '';
+  try {
+    streamHost = new URL(opts.url).host;
+  } catch {
+    // the player reports it
+  }
+  result.requests = [];
+  const started = new Map();
+  context.on('request', (req) => {
+    try {
+      if (new URL(req.url()).host !== streamHost) return;
+    } catch {
+      return;
+    }
+    const e = { url: req.url().replace(/^https?:\/\/[^/]+/, ''), startMs: Date.now(), endMs: 0, status: 0 };
+    started.set(req, e);
+    if (result.requests.length < 5000) result.requests.push(e);
+  });
+  const finish = (req, status, at) => {
+    const e = started.get(req);
+    if (!e) return;
+    e.endMs = at;
+    e.status = status;
+    started.delete(req);
+  };
+  context.on('requestfinished', (req) => {
+    const at = Date.now();
+    req.response().then((r) => finish(req, r ? r.status() : 0, at), () => finish(req, 0, at));
+  });
+  context.on('requestfailed', (req) => finish(req, -1, Date.now()));
+
   const page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') log(`console.${m.type()}:`, m.text());
@@ -222,6 +256,7 @@ async function main() {
   page.on('pageerror', (e) => log('page error:', e.message));
   try {
     await page.goto(server.origin + '/', { waitUntil: 'load', timeout: 30000 });
+    if (opts.hlsConfig) await page.evaluate((c) => window.setHlsDefaults(c), opts.hlsConfig);
     result.stampReader = await page.evaluate(() => window.startStampReader());
     await page.evaluate((o) => window.startPlayer(o), { url: opts.url, player: playerKind, lowLatency: !!opts.lowLatency });
     log(`${playerKind} started (lowLatency=${!!opts.lowLatency}); watching ${durationMs} ms`);
