@@ -97,12 +97,13 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		return fmt.Errorf("rtmps listener: %w", err)
 	}
 	// Playback: the HLS packager of every stream and the playbackUrl front.
-	country, err := countryResolver(cfg)
+	country, closeCountry, err := countryResolver(cfg)
 	if err != nil {
 		rtmpLn.Close()
 		rtmpsLn.Close()
 		return err
 	}
+	defer closeCountry()
 	play := playback.New(prov, playback.Config{Country: country, Log: log})
 	defer play.Close()
 
@@ -214,19 +215,21 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 
 // countryResolver finds playback viewers' countries as configured: a trusted header, a MaxMind database, both
 // (header first), or neither.
-func countryResolver(cfg config.Config) (geo.Resolver, error) {
+func countryResolver(cfg config.Config) (geo.Resolver, func(), error) {
 	var chain geo.Chain
+	closeDB := func() {}
 	if cfg.CountryHeader != "" {
 		chain = append(chain, geo.Header{Name: cfg.CountryHeader})
 	}
 	if cfg.GeoIPDatabase != "" {
 		db, err := geo.OpenMaxMind(cfg.GeoIPDatabase, cfg.ClientIPHeader)
 		if err != nil {
-			return nil, fmt.Errorf("playback geoip database: %w", err)
+			return nil, nil, fmt.Errorf("playback geoip database: %w", err)
 		}
 		chain = append(chain, db)
+		closeDB = func() { db.Close() }
 	}
-	return chain, nil
+	return chain, closeDB, nil
 }
 
 // newAPI builds the API handler: the providers over st behind the authentication cfg asks for.
