@@ -53,6 +53,7 @@ func (m *media) open(p Packager, s *live.Stream, video []hls.VideoTrack, audio *
 	}
 	sink, err := p.Package(s, video, audio)
 	if err != nil {
+		s.Fail("Stream processing failed. Please try again.")
 		return fmt.Errorf("packaging: %w", err)
 	}
 	m.sink = sink

@@ -217,6 +217,15 @@ func (s *Stream) Playable() {
 	}
 }
 
+// Fail ends a stream that cannot be processed, as IVS's Stream Failure does ("Transcode capacity exceeded. Please
+// try again."): the event carries reason, and the encoder is disconnected.
+func (s *Stream) Fail(reason string) {
+	if s.r.obs != nil {
+		s.r.obs.StreamEvent(s.r.ctx, s.Snapshot(), EventStreamFailure, reason)
+	}
+	s.End("stream failure: " + reason)
+}
+
 // SetViewers sets the stream's count of concurrent viewers (GetStream's viewerCount).
 func (s *Stream) SetViewers(n int64) {
 	s.mu.Lock()

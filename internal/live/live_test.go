@@ -208,3 +208,24 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// TestFail: a stream that cannot be processed reports Stream Failure, is disconnected and ends.
+func TestFail(t *testing.T) {
+	r, _, rec := newTestRegistry(t, DefaultLimits)
+	disconnected := make(chan struct{}, 1)
+	s, err := r.Begin(ch, func() { disconnected <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Describe(nil, nil)
+	s.Playable()
+	s.Fail("Stream processing failed. Please try again.")
+	if why := waitEnded(t, rec); why != "stream failure: Stream processing failed. Please try again." {
+		t.Fatalf("ended because %q", why)
+	}
+	<-disconnected
+	got := rec.list()
+	if len(got) < 4 || got[2] != EventStreamFailure || got[3] != EventStreamEnd {
+		t.Fatalf("observer saw %v", got)
+	}
+}

@@ -248,7 +248,8 @@ func (k *sink) WriteH264(track int, pts, dts time.Duration, au [][]byte) {
 	}
 	if err := k.st.renditions[track].m.WriteH264(pts, dts, au); err != nil && !k.failed {
 		k.failed = true
-		k.s.log.Error("packaging failed: the stream cannot be played", "stream", k.st.name, "err", err)
+		k.s.log.Error("packaging failed: the stream is ended with a Stream Failure", "stream", k.st.name, "err", err)
+		k.st.live.Fail("Stream processing failed. Please try again.")
 	}
 }
 
