@@ -472,20 +472,24 @@ if lat:
     for r in lat:
         groups.setdefault((r["label"], player_name(r)), []).append(r)
     print()
-    print("Per target and player (median of the runs' values; range of the runs' frame p50 in brackets):")
+    print("Per target and player: the frames of all its runs pooled (p50, p90), each run's own p50, and the median of the")
+    print("runs' metadata p50 and p90:")
     print()
-    print("| target | player | runs | frame p50 ms | frame p90 ms | metadata p50 ms | metadata p90 ms |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| target | player | runs | frame p50 ms | frame p90 ms | runs' frame p50 ms | metadata p50 ms | metadata p90 ms |")
+    print("|---|---|---:|---:|---:|---|---:|---:|")
     agg = {}
+    def pct(v, q):
+        v = sorted(v)
+        return v[max(0, min(len(v) - 1, -(-len(v) * q // 100) - 1))] if v else float("nan")
     for (t, p), rs in groups.items():
+        pooled = [x for r in rs for x in (r.get("frame_ms") or [])]
         f50 = [r["frame"]["p50_ms"] for r in rs if r["frame"]["n"]]
-        f90 = [r["frame"]["p90_ms"] for r in rs if r["frame"]["n"]]
         m50 = [r["metadata"]["p50_ms"] for r in rs if r["metadata"]["n"]]
         m90 = [r["metadata"]["p90_ms"] for r in rs if r["metadata"]["n"]]
-        agg[(t, p)] = med(f50)
-        rng = f" ({min(f50):.0f}–{max(f50):.0f})" if len(f50) > 1 else ""
+        agg[(t, p)] = pct(pooled, 50)
+        runs = ", ".join(f"{x:.0f}" for x in f50)
         mm = (f"{med(m50):.0f}", f"{med(m90):.0f}") if m50 else ("—", "—")
-        print(f"| {t} | {p} | {len(rs)} | {med(f50):.0f}{rng} | {med(f90):.0f} | {mm[0]} | {mm[1]} |")
+        print(f"| {t} | {p} | {len(rs)} | {pct(pooled, 50):.0f} | {pct(pooled, 90):.0f} | {runs} | {mm[0]} | {mm[1]} |")
     print()
     for p in ("hlsjs (lowLatencyMode)", "ivs"):
         ref = agg.get(("nginx", p))

@@ -111,6 +111,7 @@ type report struct {
 	Warmup     float64 `json:"warmup_s"`
 	// Frames decoded after the warm-up; frames presented at all; frames whose stamp did not decode.
 	Frame       stats   `json:"frame"`
+	FrameMs     []int   `json:"frame_ms"` // every counted frame's latency, for pooling runs
 	FramesAll   int     `json:"frames_all"`
 	BadFrames   int     `json:"bad_frames"`
 	FirstFrameS float64 `json:"first_frame_s"` // from load() to the first decoded frame
@@ -266,6 +267,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		capture := f.DisplayMs - math.Mod(f.DisplayMs-f.Stamp, 1<<32)
 		lat = append(lat, f.DisplayMs-capture)
+		rep.FrameMs = append(rep.FrameMs, int(math.Round(f.DisplayMs-capture)))
 		if firstCapture == 0 {
 			first, firstCapture = f, capture
 		}
