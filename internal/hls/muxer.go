@@ -49,6 +49,10 @@ type Config struct {
 	Audio      *AudioTrack // nil without audio
 	// OnSegment is called (from the writer's goroutine) each time a segment completes.
 	OnSegment func(*Segment)
+	// Origin, when set, is a wall-clock time no later than the capture of the first frame (the moment the encoder
+	// started publishing): ingest may deliver the first seconds in a burst (gortmplib reads 2 s of media to find
+	// the tracks), so the first frames' arrival says little about when they were captured.
+	Origin time.Time
 	Now       func() time.Time
 }
 
@@ -171,6 +175,9 @@ func (m *Muxer) WriteH264(pts, dts time.Duration, au [][]byte) error {
 			return nil // a stream starts at a keyframe
 		}
 		m.started, m.t0, m.wall0 = true, dts, m.cfg.Now()
+		if !m.cfg.Origin.IsZero() && m.cfg.Origin.Before(m.wall0) {
+			m.wall0 = m.cfg.Origin
+		}
 	}
 	s := &videoSample{dts: dts - m.t0, pts: pts - m.t0, key: key, au: au}
 	// The wall clock of the timeline's origin: no frame arrives before it was captured, so the earliest arrival

@@ -608,3 +608,28 @@ b.m3u8
 		t.Errorf("gohlslib: %v", err)
 	}
 }
+
+func TestMuxerProgramDateTimeNotInTheFuture(t *testing.T) {
+	// The first seconds arrive in a burst (the RTMP reader holds them while it finds the tracks): program
+	// date-times must not run ahead of the clock; with Origin they start at it.
+	frames, v, a := fixture(t)
+	clock := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC) // the burst arrives 10 s after publishing started
+	origin := clock.Add(-10 * time.Second)
+	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a, Origin: origin, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, m, frames, 1, nil) // all at once, at `clock`
+	m.Close()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if first := m.segments[0].Start; !first.Equal(origin) {
+		t.Errorf("first date-time %v, want the origin %v (without it they would run ahead of the clock)", first, origin)
+	}
+	for i, s := range m.segments[1:] {
+		prev := m.segments[i]
+		if !s.Start.Equal(prev.Start.Add(prev.Duration)) {
+			t.Errorf("segment %d's date-time %v does not follow the previous one's (%v + %v)", s.MSN, s.Start, prev.Start, prev.Duration)
+		}
+	}
+}

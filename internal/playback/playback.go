@@ -196,7 +196,7 @@ func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.Aud
 		}
 		first := i == 0
 		m, err := hls.New(hls.Config{LowLatency: snap.Channel.LatencyMode != "NORMAL", Container: containerOf(snap.Channel.ContainerFormat),
-			Video: v, Audio: audio, OnSegment: func(*hls.Segment) {
+			Video: v, Audio: audio, Origin: snap.StartTime, OnSegment: func(*hls.Segment) {
 				if first && !st.playable.Swap(true) {
 					ls.Playable()
 				}
