@@ -53,7 +53,7 @@ type Config struct {
 	// started publishing): ingest may deliver the first seconds in a burst (gortmplib reads 2 s of media to find
 	// the tracks), so the first frames' arrival says little about when they were captured.
 	Origin time.Time
-	Now       func() time.Time
+	Now    func() time.Time
 }
 
 // Durations of the packaging.
