@@ -104,6 +104,11 @@ type Muxer struct {
 	retired  []*Segment
 	closed   bool
 	maxDur   time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
+	version  uint64        // publications so far: the playlist changes with each
+	shared   [2]struct {   // SharedPlaylist's bodies (full, delta) and the version they were rendered at
+		version uint64
+		body    []byte
+	}
 
 	// writer state
 	started   bool
@@ -350,6 +355,7 @@ func (m *Muxer) trim() {
 }
 
 func (m *Muxer) broadcast() {
+	m.version++
 	close(m.changed)
 	m.changed = make(chan struct{})
 }

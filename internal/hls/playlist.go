@@ -25,11 +25,44 @@ func (u RelativeURLs) Part(msn uint64, i int) string {
 
 func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 5, 64) }
 
+// PrefixURLs names media relative to the playlist, under a prefix ("360p30/").
+type PrefixURLs struct{ Prefix, Ext string }
+
+func (u PrefixURLs) Init() string { return u.Prefix + "init.mp4" }
+func (u PrefixURLs) Segment(msn uint64) string {
+	return u.Prefix + strconv.FormatUint(msn, 10) + "." + u.Ext
+}
+func (u PrefixURLs) Part(msn uint64, i int) string {
+	return u.Prefix + strconv.FormatUint(msn, 10) + "." + strconv.Itoa(i) + "." + u.Ext
+}
+
+// SharedPlaylist is MediaPlaylist with media named relative to the playlist under prefix, the same body for
+// every viewer: it is rendered once per publication (and skip) and then served from a cache. prefix must be the
+// same on every call.
+func (m *Muxer) SharedPlaylist(prefix string, skip bool) []byte {
+	i := 0
+	if skip {
+		i = 1
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := &m.shared[i]
+	if c.body == nil || c.version != m.version {
+		c.body, c.version = m.mediaPlaylist(PrefixURLs{Prefix: prefix, Ext: m.f.ext()}, skip), m.version
+	}
+	return c.body
+}
+
 // MediaPlaylist renders the rendition's media playlist; skip asks for a delta update (_HLS_skip=YES), honoured
 // for LL-HLS only.
 func (m *Muxer) MediaPlaylist(urls URLs, skip bool) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.mediaPlaylist(urls, skip)
+}
+
+// mediaPlaylist renders the media playlist; m.mu held.
+func (m *Muxer) mediaPlaylist(urls URLs, skip bool) []byte {
 	var b strings.Builder
 	target := m.targetDuration()
 	ll := m.cfg.LowLatency

@@ -3,7 +3,8 @@
 //
 //	/api/video/v1/<region>.<account>.channel.<id>.m3u8[?token=<JWT>]   multivariant playlist (the playbackUrl)
 //	/v1/playlist/<session URL token>/<rendition>.m3u8                  media playlist (blocking reload, delta updates)
-//	/v1/segment/<segment URL token>/<rendition>/<name>                 init.mp4, <msn>.<ext>, <msn>.<part>.<ext>
+//	/v1/playlist/<session URL token>/<rendition>/<name>                init.mp4, <msn>.<ext>, <msn>.<part>.<ext>
+//	/v1/segment/<session URL token>/<rendition>/<name>                 the same (absolute form)
 //
 // Each multivariant request that passes the channel's checks (private channel token, playback restriction
 // policy) opens a viewer session; the variant and media URLs carry a signed, expiring reference to it, so players
@@ -338,6 +339,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(p, "/api/video/v1/") && strings.HasSuffix(p, ".m3u8"):
 		s.serveMultivariant(w, r, strings.TrimSuffix(strings.TrimPrefix(p, "/api/video/v1/"), ".m3u8"))
+	case strings.HasPrefix(p, "/v1/playlist/") && strings.Count(p, "/") == 5:
+		// /v1/playlist/<token>/<rendition>/<name>: media, named relative to the playlist
+		s.serveSegment(w, r, strings.TrimPrefix(p, "/v1/playlist/"))
 	case strings.HasPrefix(p, "/v1/playlist/"):
 		s.serveMedia(w, r, strings.TrimPrefix(p, "/v1/playlist/"))
 	case strings.HasPrefix(p, "/v1/segment/"):
@@ -559,20 +563,6 @@ func (st *stream) rendition(name string) *rendition {
 	return nil
 }
 
-// segmentURLs lays out a media playlist's URLs under one segment token.
-type segmentURLs struct {
-	prefix string // "/v1/segment/<tok>/<rendition>/"
-	ext    string
-}
-
-func (u segmentURLs) Init() string { return u.prefix + "init.mp4" }
-func (u segmentURLs) Segment(msn uint64) string {
-	return u.prefix + strconv.FormatUint(msn, 10) + "." + u.ext
-}
-func (u segmentURLs) Part(msn uint64, i int) string {
-	return u.prefix + strconv.FormatUint(msn, 10) + "." + strconv.Itoa(i) + "." + u.ext
-}
-
 // serveMedia answers a media playlist request, blocking while _HLS_msn/_HLS_part ask for what is not there yet.
 func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string) {
 	tok, file, ok := strings.Cut(rest, "/")
@@ -613,11 +603,12 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string)
 		}
 		cache = "max-age=" + strconv.Itoa(int(rd.m.TargetDuration().Seconds())*6)
 	}
-	// Segment and part URLs carry the session's token: a segment's URL must stay the same from one playlist
-	// reload to the next (hls.js refuses a playlist whose segment URLs changed), so their authorisation is the
-	// session's, which ends when the viewer is revoked, its key pair deleted, or it is idle for sessionIdle.
-	urls := segmentURLs{prefix: "/v1/segment/" + tok + "/" + rd.name + "/", ext: rd.m.Ext()}
-	body := rd.m.MediaPlaylist(urls, q.Get("_HLS_skip") == "YES" || q.Get("_HLS_skip") == "v2")
+	// Segment and part URLs are relative to the playlist ("<rendition>/<msn>.<part>.<ext>"), so they carry the
+	// session's token from its path: a segment's URL must stay the same from one reload to the next (hls.js
+	// refuses a playlist whose segment URLs changed), and every viewer gets the same body, rendered once per
+	// publication (SharedPlaylist). Their authorisation is the session's, which ends when the viewer is revoked,
+	// its key pair deleted, or it is idle for sessionIdle.
+	body := rd.m.SharedPlaylist(rd.name+"/", q.Get("_HLS_skip") == "YES" || q.Get("_HLS_skip") == "v2")
 	s.write(w, r, "application/vnd.apple.mpegurl", cache, body)
 }
 

@@ -136,16 +136,28 @@ func TestPlaybackURLs(t *testing.T) {
 			if pl.Code != 200 || !strings.Contains(pl.Body.String(), "#EXT-X-PART:") {
 				t.Fatalf("media playlist: %d %s", pl.Code, pl.Body)
 			}
+			// media URIs are relative to the playlist: "<rendition>/<msn>.<part>.<ext>"
+			dir := variant[:strings.LastIndex(variant, "/")+1]
 			var uris []string
 			for _, l := range strings.Split(pl.Body.String(), "\n") {
-				if i := strings.Index(l, `URI="`); i >= 0 {
+				if i := strings.Index(l, `URI="`); i >= 0 && !strings.HasPrefix(l, "#EXT-X-PRELOAD-HINT") {
 					u := l[i+5:]
-					uris = append(uris, u[:strings.Index(u, `"`)])
-				} else if strings.HasPrefix(l, "/v1/segment/") {
-					uris = append(uris, l)
+					uris = append(uris, dir+u[:strings.Index(u, `"`)])
+				} else if l != "" && !strings.HasPrefix(l, "#") {
+					uris = append(uris, dir+l)
 				}
 			}
-			for _, u := range uris[:len(uris)-1] { // the last is the preload hint of a stream that will not grow
+			if len(uris) < 10 {
+				t.Fatalf("the playlist lists %d media URIs:\n%s", len(uris), pl.Body)
+			}
+			// every viewer gets the same body
+			other := get(t, s, "GET", playbackPath).Body.String()
+			otherVariant := other[strings.Index(other, "/v1/playlist/"):]
+			otherVariant = strings.TrimSpace(otherVariant[:strings.Index(otherVariant, ".m3u8")+5])
+			if otherVariant == variant || get(t, s, "GET", otherVariant).Body.String() != pl.Body.String() {
+				t.Error("two viewers' media playlists differ (or they share a session)")
+			}
+			for _, u := range uris {
 				if r := get(t, s, "GET", u); r.Code != 200 || r.Body.Len() == 0 {
 					t.Errorf("%s: %d", u, r.Code)
 				}
@@ -160,6 +172,7 @@ func TestPlaybackURLs(t *testing.T) {
 				variant + "?_HLS_msn=99999",
 				variant + "?_HLS_msn=-1",
 				"/v1/segment/" + tok + "/nope/0.ts",
+				"/v1/playlist/" + tok + "/nope/0.ts",
 				"/api/video/v1/us-west-2.111111111111.channel.zzzzzzzzzzzz.m3u8",
 			} {
 				if r := get(t, s, "GET", u); r.Code < 400 || r.Code >= 500 {
