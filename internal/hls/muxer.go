@@ -58,8 +58,8 @@ type Config struct {
 
 // Durations of the packaging.
 const (
-	PartTarget        = 300 * time.Millisecond // EXT-X-PART-INF:PART-TARGET
-	partCut           = 250 * time.Millisecond // a part closes once it is this long
+	PartTarget        = 210 * time.Millisecond // EXT-X-PART-INF:PART-TARGET
+	partCut           = 198 * time.Millisecond // a part closes once it is this long
 	minSegmentLow     = 1 * time.Second        // LL-HLS: a segment closes at the first keyframe after this
 	minSegmentNormal  = 2 * time.Second        // standard HLS
 	windowLow         = 8 * time.Second        // media the playlist keeps (at least)
