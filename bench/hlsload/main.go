@@ -34,6 +34,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/openivs/openivs/bench/internal/procstat"
 	"io"
 	"net/url"
 	"os"
@@ -112,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "hlsload: bad -target-pid %q\n", p)
 			return 2
 		}
-		if _, ok := procCPU(pid); !ok {
+		if _, ok := procstat.CPU(pid); !ok {
 			fmt.Fprintf(stderr, "hlsload: -target-pid %d: no such process\n", pid)
 			return 2
 		}
@@ -235,7 +236,7 @@ type result struct {
 func sumCPU(pids []int) (time.Duration, bool) {
 	var t time.Duration
 	for _, p := range pids {
-		c, ok := procCPU(p)
+		c, ok := procstat.CPU(p)
 		if !ok {
 			return t, false
 		}
@@ -247,7 +248,7 @@ func sumCPU(pids []int) (time.Duration, bool) {
 func sumRSS(pids []int) (int64, bool) {
 	var t int64
 	for _, p := range pids {
-		c, ok := procRSS(p)
+		c, ok := procstat.RSS(p)
 		if !ok {
 			return t, false
 		}
@@ -260,7 +261,7 @@ func measure(o options, addr, host, path string) *result {
 	r := &runner{o: o, path: path, origin: time.Now()}
 	r.pub.first = map[uint64]int64{}
 	r.pub.end = map[uint64]int64{}
-	res := &result{Label: o.label, N: o.n, Window: o.dur.Seconds(), LoadAvgStart: loadAvg(), Started: time.Now().UTC().Format(time.RFC3339)}
+	res := &result{Label: o.label, N: o.n, Window: o.dur.Seconds(), LoadAvgStart: procstat.LoadAvg(), Started: time.Now().UTC().Format(time.RFC3339)}
 	idle, _ := sumRSS(o.targetPIDs)
 	res.TargetRSSIdle = float64(idle) / (1 << 20)
 
@@ -289,8 +290,8 @@ func measure(o options, addr, host, path string) *result {
 	// RSS every second through the window; CPU at its edges.
 	time.Sleep(time.Until(winStart))
 	cpu0, _ := sumCPU(o.targetPIDs)
-	self0 := selfCPU()
-	busy0, _ := machineBusy()
+	self0 := procstat.SelfCPU()
+	busy0, _ := procstat.MachineBusy()
 	req0, bytes0 := r.reqs.Load(), r.bytes.Load()
 	var rssSum, rssMax int64
 	var rssN int
@@ -305,8 +306,8 @@ func measure(o options, addr, host, path string) *result {
 	time.Sleep(time.Until(winEnd))
 	cpu1, ok := sumCPU(o.targetPIDs)
 	res.TargetDied = len(o.targetPIDs) > 0 && !ok
-	self1 := selfCPU()
-	busy1, _ := machineBusy()
+	self1 := procstat.SelfCPU()
+	busy1, _ := procstat.MachineBusy()
 	req1, bytes1 := r.reqs.Load(), r.bytes.Load()
 	wall := o.dur
 	res.ReqPerSec = float64(req1-req0) / wall.Seconds()
@@ -323,7 +324,7 @@ func measure(o options, addr, host, path string) *result {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	res.LoadRSS = float64(ms.Sys) / (1 << 20)
-	res.LoadAvgEnd = loadAvg()
+	res.LoadAvgEnd = procstat.LoadAvg()
 
 	time.Sleep(o.grace)
 	cancel()

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/openivs/openivs/bench/internal/procstat"
 	"io"
 	"net"
 	"net/url"
@@ -122,7 +123,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ingestload: bad -target-pid %q\n", p)
 			return 2
 		}
-		if _, ok := procCPU(pid); !ok {
+		if _, ok := procstat.CPU(pid); !ok {
 			fmt.Fprintf(stderr, "ingestload: -target-pid %d: no such process\n", pid)
 			return 2
 		}
@@ -425,7 +426,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 		}
 		if !inWindow && !now.Before(winStart) {
 			inWindow = true
-			at0, cpu0, busy0, self0 = time.Now(), targetCPU(o.targetPIDs), busyCPU(), selfCPU()
+			at0, cpu0, busy0, self0 = time.Now(), targetCPU(o.targetPIDs), busyCPU(), procstat.SelfCPU()
 		}
 		if inWindow {
 			if ticks++; ticks%2 == 0 && !died {
@@ -436,7 +437,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 			}
 		}
 		if !now.Before(stop) {
-			at1, cpu1, busy1, self1 = time.Now(), targetCPU(o.targetPIDs), busyCPU(), selfCPU()
+			at1, cpu1, busy1, self1 = time.Now(), targetCPU(o.targetPIDs), busyCPU(), procstat.SelfCPU()
 			break
 		}
 	}
@@ -516,7 +517,7 @@ func shortErr(err error) string {
 func targetCPU(pids []int) time.Duration {
 	var t time.Duration
 	for _, p := range pids {
-		v, _ := procCPU(p)
+		v, _ := procstat.CPU(p)
 		t += v
 	}
 	return t
@@ -525,7 +526,7 @@ func targetCPU(pids []int) time.Duration {
 func targetRSS(pids []int) int64 {
 	var t int64
 	for _, p := range pids {
-		v, _ := procRSS(p)
+		v, _ := procstat.RSS(p)
 		t += v
 	}
 	return t
@@ -533,7 +534,7 @@ func targetRSS(pids []int) int64 {
 
 func alive(pids []int) bool {
 	for _, p := range pids {
-		if _, ok := procCPU(p); !ok {
+		if _, ok := procstat.CPU(p); !ok {
 			return false
 		}
 	}
@@ -541,7 +542,7 @@ func alive(pids []int) bool {
 }
 
 func busyCPU() time.Duration {
-	v, _ := machineBusy()
+	v, _ := procstat.MachineBusy()
 	return v
 }
 

@@ -2,73 +2,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"strconv"
 	"strings"
-	"time"
 )
-
-// What the load tool reads from /proc (Linux). Elsewhere every figure reads as zero and ok as false.
-
-const userHZ = 100 // USER_HZ, the unit of /proc/stat and /proc/PID/stat; 100 on every mainstream Linux
-
-// procCPU returns the CPU time (user + system) a process has used.
-func procCPU(pid int) (time.Duration, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, false
-	}
-	// After "pid (comm) ": state is field 0, utime 11, stime 12.
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) <= 12 {
-		return 0, false
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * time.Second / userHZ, true
-}
-
-// procRSS returns a process's resident set size in bytes (VmRSS).
-func procRSS(pid int) (int64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, false
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) == 0 {
-				return 0, false
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err == nil
-		}
-	}
-	return 0, false
-}
-
-// machineBusy returns the CPU time all cores spent busy (user, nice, system, irq, softirq, steal).
-func machineBusy() (time.Duration, bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, false
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	var t int64
-	for _, i := range []int{1, 2, 3, 6, 7, 8} {
-		if i < len(f) {
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			t += v
-		}
-	}
-	return time.Duration(t) * time.Second / userHZ, len(f) > 8
-}
 
 // tcpQueues reads /proc/net/tcp and returns, for the established connections to serverPort on this machine, the
 // bytes the server has not read yet (its receive queue) by the client's port, and the bytes the clients have not

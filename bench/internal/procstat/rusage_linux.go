@@ -1,14 +1,14 @@
 //go:build linux
 
-package main
+package procstat
 
 import (
 	"syscall"
 	"time"
 )
 
-// selfCPU returns the CPU time (user + system) this process has used.
-func selfCPU() time.Duration {
+// SelfCPU returns the CPU time (user + system) this process has used.
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0

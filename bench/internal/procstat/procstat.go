@@ -1,4 +1,7 @@
-package main
+// Package procstat reads what the load tools under bench/ measure about processes and the machine from /proc
+// (Linux): CPU time, resident memory, the machine's busy time and load average. Elsewhere every figure reads as
+// zero and ok as false. The standard library has none of it, and the tools need nothing more.
+package procstat
 
 import (
 	"bytes"
@@ -8,13 +11,10 @@ import (
 	"time"
 )
 
-// What the load tool reads from /proc (Linux), as bench/ingestload does. Elsewhere every figure reads as zero and
-// ok as false.
-
 const userHZ = 100 // USER_HZ, the unit of /proc/stat and /proc/PID/stat; 100 on every mainstream Linux
 
-// procCPU returns the CPU time (user + system) a process has used.
-func procCPU(pid int) (time.Duration, bool) {
+// CPU returns the CPU time (user + system) a process has used.
+func CPU(pid int) (time.Duration, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, false
@@ -33,8 +33,8 @@ func procCPU(pid int) (time.Duration, bool) {
 	return time.Duration(u+s) * time.Second / userHZ, true
 }
 
-// procRSS returns a process's resident set size in bytes (VmRSS).
-func procRSS(pid int) (int64, bool) {
+// RSS returns a process's resident set size in bytes (VmRSS).
+func RSS(pid int) (int64, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, false
@@ -52,8 +52,8 @@ func procRSS(pid int) (int64, bool) {
 	return 0, false
 }
 
-// machineBusy returns the CPU time all cores spent busy (user, nice, system, irq, softirq, steal).
-func machineBusy() (time.Duration, bool) {
+// MachineBusy returns the CPU time all cores spent busy (user, nice, system, irq, softirq, steal).
+func MachineBusy() (time.Duration, bool) {
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return 0, false
@@ -70,8 +70,8 @@ func machineBusy() (time.Duration, bool) {
 	return time.Duration(t) * time.Second / userHZ, len(f) > 8
 }
 
-// loadAvg returns the first three fields of /proc/loadavg ("" off Linux).
-func loadAvg() string {
+// LoadAvg returns the first three fields of /proc/loadavg ("" off Linux).
+func LoadAvg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
 		return ""

@@ -1,0 +1,33 @@
+package procstat
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func TestOwnProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("procstat reads /proc, on Linux only")
+	}
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for time.Now().Before(deadline) { // spend some CPU
+	}
+	cpu, ok := CPU(os.Getpid())
+	if !ok || cpu <= 0 {
+		t.Errorf("CPU of this process: %v %v", cpu, ok)
+	}
+	if rss, ok := RSS(os.Getpid()); !ok || rss < 1<<20 {
+		t.Errorf("RSS of this process: %d %v", rss, ok)
+	}
+	if busy, ok := MachineBusy(); !ok || busy <= 0 {
+		t.Errorf("machine busy time: %v %v", busy, ok)
+	}
+	if SelfCPU() <= 0 || LoadAvg() == "" {
+		t.Errorf("SelfCPU %v, LoadAvg %q", SelfCPU(), LoadAvg())
+	}
+	if _, ok := CPU(-1); ok {
+		t.Error("CPU of no process reported ok")
+	}
+}

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package procstat
+
+import "time"
+
+// SelfCPU is not measured off Linux.
+func SelfCPU() time.Duration { return 0 }
