@@ -34,7 +34,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/openivs/openivs/bench/internal/procstat"
 	"io"
 	"net/url"
 	"os"
@@ -48,6 +47,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/openivs/openivs/bench/internal/procstat"
 )
 
 type options struct {

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/openivs/openivs/bench/internal/procstat"
 	"io"
 	"net"
 	"net/url"
@@ -39,6 +38,8 @@ import (
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortmplib/pkg/message"
+
+	"github.com/openivs/openivs/bench/internal/procstat"
 )
 
 type options struct {

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/openivs/openivs/internal/jwtjson"
 )
 
 // Limits of viewer tokens.
@@ -127,7 +129,7 @@ func VerifyViewerToken(token string, keys []Key, channelARN string, now time.Tim
 	if _, ok := header["crit"]; ok {
 		return nil, Refuse(ReasonTokenMalformed, "crit header extensions are not supported")
 	}
-	var raw rawPayload
+	var raw jwtjson.RawPayload
 	t, parts, err := parser.ParseUnverified(token, &raw)
 	if err != nil || t.Method == nil || t.Method.Alg() != jwt.SigningMethodES384.Alg() {
 		return nil, Refuse(ReasonTokenMalformed, "not a well-formed JWT")
@@ -140,7 +142,7 @@ func VerifyViewerToken(token string, keys []Key, channelARN string, now time.Tim
 		}
 		return nil, Refuse(ReasonSignature, "the token's signature does not verify with any playback key pair of the channel's account")
 	}
-	c, r := decodeClaims(raw.b)
+	c, r := decodeClaims(raw.B)
 	if r != nil {
 		return nil, r
 	}
@@ -206,21 +208,6 @@ func decodeHeader(token string) (map[string]any, *Refusal) {
 	return header, nil
 }
 
-// rawPayload keeps the payload's JSON as jwt decoded it, for decodeClaims to decode once the signature is good.
-type rawPayload struct{ b []byte }
-
-func (r *rawPayload) UnmarshalJSON(b []byte) error {
-	r.b = append(r.b[:0], b...)
-	return nil
-}
-
-func (r *rawPayload) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
-func (r *rawPayload) GetIssuedAt() (*jwt.NumericDate, error)       { return nil, nil }
-func (r *rawPayload) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
-func (r *rawPayload) GetIssuer() (string, error)                   { return "", nil }
-func (r *rawPayload) GetSubject() (string, error)                  { return "", nil }
-func (r *rawPayload) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
-
 // Claim names.
 const (
 	claimChannelARN    = "aws:channel-arn"
@@ -235,7 +222,7 @@ const (
 
 // decodeClaims decodes and checks the claims that do not depend on the request: types, presence of exp, bounds.
 func decodeClaims(payload []byte) (*Claims, *Refusal) {
-	fields, err := objectFields(payload)
+	fields, err := jwtjson.ObjectFields(payload)
 	if err != nil {
 		return nil, Refuse(ReasonTokenMalformed, "the token's payload is not a JSON object: "+err.Error())
 	}
@@ -258,7 +245,7 @@ func decodeClaims(payload []byte) (*Claims, *Refusal) {
 	if c.ViewerSessionVersion, err = int64Claim(fields, claimViewerVersion); err != nil {
 		return nil, bad(err)
 	}
-	exp, hasExp, err := dateClaim(fields, claimExp)
+	exp, hasExp, err := jwtjson.DateClaim(fields, claimExp)
 	if err != nil {
 		return nil, bad(err)
 	}

@@ -1,19 +1,17 @@
 package token
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/openivs/openivs/internal/jwtjson"
 )
 
 var (
@@ -24,9 +22,6 @@ var (
 )
 
 const maxARNLength = 128
-
-// latestDate bounds numeric dates (9999-12-31T23:59:59Z), so that no conversion overflows.
-const latestDate = 253402300799
 
 // stageOf returns the account and id of a stage ARN.
 func stageOf(stageARN string) (account, id string, ok bool) {
@@ -84,21 +79,6 @@ func (p *wirePayload) GetIssuer() (string, error)              { return "", nil 
 func (p *wirePayload) GetSubject() (string, error)             { return "", nil }
 func (p *wirePayload) GetAudience() (jwt.ClaimStrings, error)  { return nil, nil }
 
-// rawPayload keeps the payload's JSON as jwt decoded it, to be decoded by decodePayload once the signature is good.
-type rawPayload struct{ b []byte }
-
-func (r *rawPayload) UnmarshalJSON(b []byte) error {
-	r.b = append(r.b[:0], b...)
-	return nil
-}
-
-func (r *rawPayload) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
-func (r *rawPayload) GetIssuedAt() (*jwt.NumericDate, error)       { return nil, nil }
-func (r *rawPayload) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
-func (r *rawPayload) GetIssuer() (string, error)                   { return "", nil }
-func (r *rawPayload) GetSubject() (string, error)                  { return "", nil }
-func (r *rawPayload) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
-
 // payload is a decoded payload: Claims plus the registered claims that are not part of Claims.
 type payload struct {
 	Claims
@@ -108,47 +88,10 @@ type payload struct {
 	hasCaps        bool
 }
 
-// objectFields decodes a JSON object into its members, with exact (case-sensitive) names, refusing duplicate names
-// and anything but one object.
-func objectFields(b []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
-	}
-	fields := make(map[string]json.RawMessage)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		name, ok := t.(string)
-		if !ok {
-			return nil, errors.New("not a JSON object")
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		if _, dup := fields[name]; dup {
-			return nil, fmt.Errorf("member %q appears twice", name)
-		}
-		fields[name] = v
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, errors.New("not a JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON object")
-	}
-	return fields, nil
-}
-
-func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
-
 // stringClaim decodes an optional string claim; null counts as absent.
 func stringClaim(fields map[string]json.RawMessage, name string) (string, bool, error) {
 	raw, ok := fields[name]
-	if !ok || isNull(raw) {
+	if !ok || jwtjson.IsNull(raw) {
 		return "", false, nil
 	}
 	var s string
@@ -158,41 +101,22 @@ func stringClaim(fields map[string]json.RawMessage, name string) (string, bool, 
 	return s, true, nil
 }
 
-// dateClaim decodes an optional NumericDate claim (a JSON number of seconds, possibly fractional); null counts as absent.
-func dateClaim(fields map[string]json.RawMessage, name string) (time.Time, bool, error) {
-	raw, ok := fields[name]
-	if !ok || isNull(raw) {
-		return time.Time{}, false, nil
-	}
-	// raw is one JSON value: of those, only numbers parse as floats.
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > latestDate {
-		return time.Time{}, false, fmt.Errorf("%s is not a date", name)
-	}
-	sec := math.Floor(f)
-	nsec := math.Round((f - sec) * 1e9)
-	if nsec >= 1e9 {
-		sec, nsec = sec+1, 0
-	}
-	return time.Unix(int64(sec), int64(nsec)).UTC(), true, nil
-}
-
 // decodePayload decodes a payload's claims, checking their types. Bounds and meaning are checked by checkClaims.
 func decodePayload(b []byte) (*payload, *Error) {
-	fields, err := objectFields(b)
+	fields, err := jwtjson.ObjectFields(b)
 	if err != nil {
 		return nil, refuse(ReasonMalformed, fmt.Errorf("payload: %w", err))
 	}
 	p := new(payload)
 	claimsErr := func(err error) *Error { return refuse(ReasonClaims, err) }
 
-	if p.ExpiresAt, p.hasExp, err = dateClaim(fields, "exp"); err != nil {
+	if p.ExpiresAt, p.hasExp, err = jwtjson.DateClaim(fields, "exp"); err != nil {
 		return nil, claimsErr(err)
 	}
-	if p.IssuedAt, p.hasIat, err = dateClaim(fields, "iat"); err != nil {
+	if p.IssuedAt, p.hasIat, err = jwtjson.DateClaim(fields, "iat"); err != nil {
 		return nil, claimsErr(err)
 	}
-	if p.NotBefore, p.hasNbf, err = dateClaim(fields, "nbf"); err != nil {
+	if p.NotBefore, p.hasNbf, err = jwtjson.DateClaim(fields, "nbf"); err != nil {
 		return nil, claimsErr(err)
 	}
 	for _, c := range []struct {
@@ -206,7 +130,7 @@ func decodePayload(b []byte) (*payload, *Error) {
 			return nil, claimsErr(err)
 		}
 	}
-	if raw, ok := fields["attributes"]; ok && !isNull(raw) {
+	if raw, ok := fields["attributes"]; ok && !jwtjson.IsNull(raw) {
 		if err := json.Unmarshal(raw, &p.Attributes); err != nil {
 			return nil, claimsErr(errors.New("attributes is not a map of strings"))
 		}
@@ -214,8 +138,8 @@ func decodePayload(b []byte) (*payload, *Error) {
 			p.Attributes = nil
 		}
 	}
-	if raw, ok := fields["capabilities"]; ok && !isNull(raw) {
-		caps, err := objectFields(raw)
+	if raw, ok := fields["capabilities"]; ok && !jwtjson.IsNull(raw) {
+		caps, err := jwtjson.ObjectFields(raw)
 		if err != nil {
 			return nil, claimsErr(fmt.Errorf("capabilities: %w", err))
 		}

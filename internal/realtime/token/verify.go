@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/openivs/openivs/internal/jwtjson"
 )
 
 // ErrUnknownKey is what Lookup.PublicKey returns for a public key that does not exist (or was deleted).
@@ -84,7 +86,7 @@ func (v *Verifier) Verify(ctx context.Context, token, stageARN string) (*Claims,
 	}
 
 	var (
-		raw        rawPayload
+		raw        jwtjson.RawPayload
 		keyLooked  bool
 		selfSigned bool
 		keyAccount string
@@ -115,7 +117,7 @@ func (v *Verifier) Verify(ctx context.Context, token, stageARN string) (*Claims,
 		}
 	}
 
-	return v.claims(ctx, raw.b, kid, selfSigned, keyAccount, stageARN)
+	return v.claims(ctx, raw.B, kid, selfSigned, keyAccount, stageARN)
 }
 
 // claims decodes and checks a payload whose signature verified with key kid (of account keyAccount if self-signed).
