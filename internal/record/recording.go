@@ -143,11 +143,12 @@ func (r *Recorder) start(snap live.Snapshot, cfg *live.Recording, renditions []h
 		}
 	}
 	body := rec.manifest("RECORDING_STARTED", "", time.Time{}, false)
+	startEvent := rec.event(snap.StreamID)
 	rec.enqueue(&job{key: "events/recording-started.json", ctype: "application/json", body: body, after: func() {
 		rec.mu.Lock()
 		rec.startSent = true
 		rec.mu.Unlock()
-		r.publish(events.RecordingStart(r.origin(rec.ch), rec.event(snap.StreamID)))
+		r.publish(events.RecordingStart(r.origin(rec.ch), startEvent))
 	}})
 	r.mu.Lock()
 	r.open[rec] = true
@@ -375,7 +376,8 @@ func (rec *recording) closeQueue() {
 }
 
 // failLocked ends the recording with a failure: what is queued is dropped, recording-failed.json is written (when
-// the recording had started) and the failure event sent; rec.mu held.
+// the recording had started) and the failure event sent (from under rec.mu: the bus only writes it to its outbox);
+// rec.mu held.
 func (rec *recording) failLocked(cause error) {
 	if rec.state == stFailed {
 		return
@@ -396,11 +398,11 @@ func (rec *recording) failLocked(cause error) {
 	}
 	ev := rec.event(rec.streamIDs[len(rec.streamIDs)-1])
 	if !rec.startSent {
-		go r.publish(events.RecordingStartFailure(r.origin(rec.ch), ev, events.ReasonInternalServerException))
+		r.publish(events.RecordingStartFailure(r.origin(rec.ch), ev, events.ReasonInternalServerException))
 		rec.closeQueue()
 		return
 	}
-	go r.publish(events.RecordingEndFailure(r.origin(rec.ch), ev, events.ReasonInternalServerException))
+	r.publish(events.RecordingEndFailure(r.origin(rec.ch), ev, events.ReasonInternalServerException))
 	j := &job{key: "events/recording-failed.json", ctype: "application/json", final: true,
 		body: rec.manifest("RECORDING_ENDED_WITH_FAILURE", events.ReasonInternalServerException, r.cfg.Now(), true)}
 	rec.seq++

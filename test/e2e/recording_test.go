@@ -504,7 +504,8 @@ func TestRecordingReconnectWindow(t *testing.T) {
 	const window = 8 * time.Second
 	ch, key := recordingChannel(t, c, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("merged"),
 		RecordingReconnectWindowSeconds: int32(window / time.Second),
-		ThumbnailConfiguration:          &types.ThumbnailConfiguration{RecordingMode: types.RecordingModeDisabled}},
+		ThumbnailConfiguration: &types.ThumbnailConfiguration{RecordingMode: types.RecordingModeInterval, TargetIntervalSeconds: aws.Int64(5),
+			Resolution: types.ThumbnailConfigurationResolutionLowestResolution}},
 		&ivs.CreateChannelInput{Name: aws.String("rec-merge"), Type: types.ChannelTypeBasicChannelType,
 			ContainerFormat: types.ContainerFormatFragmentedMP4})
 	url := "rtmp://" + s.RTMP + "/app/" + key
@@ -545,7 +546,7 @@ func TestRecordingReconnectWindow(t *testing.T) {
 		t.Errorf("objects outside the recording's prefix: %d in the bucket, %d under %s", n, len(b.keys(prefix+"/")), prefix)
 	}
 	durationMs := checkRecording(t, b, prefix, recordingWant{channelARN: *ch.Arn, renditions: []string{"360p30"}, width: 640, height: 360,
-		fmp4: true, status: "RECORDING_ENDED", discontinuity: true})
+		fmp4: true, thumbW: 284, thumbH: 160, sequential: true, status: "RECORDING_ENDED", discontinuity: true})
 	if durationMs < 16000 || durationMs > 24000 {
 		t.Errorf("duration_ms %d for two streams of about 10 s", durationMs)
 	}
@@ -672,4 +673,27 @@ func TestRecordingDirectory(t *testing.T) {
 	prefix := checkRecordingEvent(t, end, "Recording End", "local-vod", "rec-dir", id, []string{id})
 	checkRecording(t, dirBucket(t, filepath.Join(root, "local-vod")), prefix, recordingWant{channelARN: *ch.Arn,
 		renditions: []string{"360p30"}, width: 640, height: 360, thumbW: 640, thumbH: 360, latest: true, status: "RECORDING_ENDED"})
+
+	// A channel whose recording configuration failed (no bucket directory): the stream goes live, unrecorded, with
+	// a Recording Start Failure event.
+	ctx := Ctx(t)
+	rc := sdk(c.CreateRecordingConfiguration(ctx, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("not-created")})).must(t, "CreateRecordingConfiguration").RecordingConfiguration
+	if st := waitRecordingState(t, c, *rc.Arn); st != types.RecordingConfigurationStateCreateFailed {
+		t.Fatalf("missing bucket directory: %s, want CREATE_FAILED", st)
+	}
+	out := sdk(c.CreateChannel(ctx, &ivs.CreateChannelInput{Name: aws.String("rec-failed"), RecordingConfigurationArn: rc.Arn,
+		Type: types.ChannelTypeBasicChannelType})).must(t, "CreateChannel")
+	p = publishSize(t, "rtmp://"+s.RTMP+"/app/"+aws.ToString(out.StreamKey.Value), "640x360")
+	id = aws.ToString(waitLive(t, c, out.Channel.Arn, 20*time.Second).StreamId)
+	failure := hook.waitRecordingEvent(t, "Recording Start Failure", 10*time.Second)
+	p.stop()
+	want := []string{"channel_name", "recording_duration_ms", "recording_s3_bucket_name", "recording_s3_key_prefix",
+		"recording_session_id", "recording_status", "recording_status_reason", "stream_id"}
+	if got := sortedKeys(failure); !slices.Equal(got, want) || failure["stream_id"] != id || failure["recording_s3_key_prefix"] != "" ||
+		failure["recording_s3_bucket_name"] != "not-created" || failure["recording_status_reason"] != "ValidationException" {
+		t.Errorf("Recording Start Failure: %v", failure)
+	}
+	if _, err := os.Stat(filepath.Join(root, "not-created")); !os.IsNotExist(err) {
+		t.Errorf("the failed configuration's bucket directory exists: %v", err)
+	}
 }
