@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image/jpeg"
@@ -421,17 +422,23 @@ func checkRecordingEvent(t *testing.T, e map[string]any, status, bucketName, cha
 	return prefix
 }
 
+// recordingServer starts versitygw with a bucket, a webhook and an openivs recording to them.
+func recordingServer(t *testing.T, bucketName string, args ...string) (*S3, *webhook, *Server, *ivs.Client) {
+	t.Helper()
+	encoderSlot(t)
+	s3 := StartS3(t)
+	s3.CreateBucket(bucketName)
+	hook := newWebhook(t)
+	s := Start(t, Options{Args: append(append(s3.Args(), "--events-webhook-url", hook.srv.URL, "--rtmp-allow-insecure"), args...)})
+	return s3, hook, s, s.IVS(Credential{}, "")
+}
+
 // TestRecordingS3: a TS channel records to a real S3 server (versitygw): the IVS layout, the manifests and events
 // field by field, thumbnails of the configured size at the configured interval, and the recording decodes (ffprobe)
 // and plays from start to end (hls.js) with the duration the manifest gives.
 func TestRecordingS3(t *testing.T) {
 	t.Parallel()
-	encoderSlot(t)
-	s3 := StartS3(t)
-	s3.CreateBucket("vod-recordings")
-	hook := newWebhook(t)
-	s := Start(t, Options{Args: append(s3.Args(), "--events-webhook-url", hook.srv.URL, "--rtmp-allow-insecure")})
-	c := s.IVS(Credential{}, "")
+	s3, hook, s, c := recordingServer(t, "vod-recordings")
 	ctx := Ctx(t)
 
 	// A bucket that does not exist: CREATE_FAILED.
@@ -477,7 +484,10 @@ func TestRecordingS3(t *testing.T) {
 	}
 
 	// hls.js plays the recording from its start to its end.
-	res, err := Play(ctx, t, PlayOptions{URL: b.url + "/" + prefix + "/media/hls/master.m3u8", Duration: time.Duration(durationMs)*time.Millisecond + 4*time.Second})
+	watch := time.Duration(durationMs)*time.Millisecond + 4*time.Second
+	pctx, cancel := context.WithTimeout(context.Background(), watch+2*time.Minute) // Ctx's minute is partly spent
+	defer cancel()
+	res, err := Play(pctx, t, PlayOptions{URL: b.url + "/" + prefix + "/media/hls/master.m3u8", Duration: watch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,12 +505,7 @@ func TestRecordingS3(t *testing.T) {
 // Recording End event), and the end is written and announced only once the window has passed.
 func TestRecordingReconnectWindow(t *testing.T) {
 	t.Parallel()
-	encoderSlot(t)
-	s3 := StartS3(t)
-	s3.CreateBucket("merged")
-	hook := newWebhook(t)
-	s := Start(t, Options{Args: append(s3.Args(), "--events-webhook-url", hook.srv.URL, "--rtmp-allow-insecure")})
-	c := s.IVS(Credential{}, "")
+	s3, hook, s, c := recordingServer(t, "merged")
 	const window = 8 * time.Second
 	ch, key := recordingChannel(t, c, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("merged"),
 		RecordingReconnectWindowSeconds: int32(window / time.Second),
@@ -557,14 +562,8 @@ func TestRecordingReconnectWindow(t *testing.T) {
 // recording with a failure event and, once S3 is back, recording-failed.json, while the live stream goes on.
 func TestRecordingS3Outage(t *testing.T) {
 	t.Parallel()
-	encoderSlot(t)
-	s3 := StartS3(t)
-	s3.CreateBucket("flaky")
-	hook := newWebhook(t)
 	// At most 2 MiB unwritten: a recorded segment of this stream (10 s) is about 1.1 MB.
-	s := Start(t, Options{Args: append(s3.Args(), "--events-webhook-url", hook.srv.URL, "--rtmp-allow-insecure",
-		"--recording-max-buffered-mb", "2")})
-	c := s.IVS(Credential{}, "")
+	s3, hook, s, c := recordingServer(t, "flaky", "--recording-max-buffered-mb", "2")
 	ctx := Ctx(t)
 	ch, key := recordingChannel(t, c, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("flaky"),
 		ThumbnailConfiguration: &types.ThumbnailConfiguration{RecordingMode: types.RecordingModeDisabled}},
