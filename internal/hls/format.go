@@ -77,7 +77,11 @@ type fmp4Format struct {
 
 func newFMP4(v VideoTrack, a *AudioTrack) (*fmp4Format, error) {
 	f := &fmp4Format{}
-	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: videoTimescale, Codec: &mp4codecs.H264{SPS: v.SPS, PPS: v.PPS}}}}
+	var codec mp4codecs.Codec = &mp4codecs.H264{SPS: v.SPS, PPS: v.PPS}
+	if v.Kind == H265 {
+		codec = &mp4codecs.H265{VPS: v.VPS, SPS: v.SPS, PPS: v.PPS} // an hvc1 sample entry, parameter sets in hvcC
+	}
+	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: videoTimescale, Codec: codec}}}
 	if a != nil {
 		f.hasAudio, f.audioRate = true, uint32(a.Config.SampleRate)
 		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: 2, TimeScale: f.audioRate, Codec: &mp4codecs.MPEG4Audio{Config: *a.Config}})

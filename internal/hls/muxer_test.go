@@ -88,7 +88,7 @@ func feed(t testing.TB, m *Muxer, frames []frame, loops int, each func(i int)) {
 		off := time.Duration(l) * loopDur
 		for _, f := range frames {
 			if f.video {
-				if err := m.WriteH264(f.pts+off, f.dts+off, f.au); err != nil {
+				if err := m.WriteVideo(f.pts+off, f.dts+off, f.au); err != nil {
 					t.Fatal(err)
 				}
 			} else {

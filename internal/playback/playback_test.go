@@ -60,7 +60,7 @@ func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
 		t.Fatal(err)
 	}
 	var sink interface {
-		WriteH264(int, time.Duration, time.Duration, [][]byte)
+		WriteVideo(int, time.Duration, time.Duration, [][]byte)
 		WriteAAC(time.Duration, []byte)
 	}
 	var audio *hls.AudioTrack
@@ -100,7 +100,7 @@ func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
 					}
 					sink = k
 				}
-				sink.WriteH264(0, time.Duration(pts)*time.Second/90000, time.Duration(dts)*time.Second/90000, au)
+				sink.WriteVideo(0, time.Duration(pts)*time.Second/90000, time.Duration(dts)*time.Second/90000, au)
 				return nil
 			})
 		}
