@@ -3,6 +3,7 @@ package hls
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -91,7 +92,41 @@ func newFMP4(v VideoTrack, a *AudioTrack) (*fmp4Format, error) {
 		return nil, fmt.Errorf("fmp4 init: %w", err)
 	}
 	f.init = buf.Bytes()
+	if v.Kind == H265 {
+		if err := fixHvcC(f.init, v.SPS); err != nil {
+			return nil, fmt.Errorf("fmp4 init: %w", err)
+		}
+	}
 	return f, nil
+}
+
+// fixHvcC copies the SPS's general profile_tier_level into the init section's hvcC box, whose first 13 bytes
+// are the configuration version and the same 12 bytes: mediacommon v2.9.4 leaves the profile space and the tier
+// at 0 and takes the constraint indicator flags from the wrong bytes of the SPS.
+func fixHvcC(init, sps []byte) error {
+	rbsp := h264.EmulationPreventionRemove(sps)
+	if len(rbsp) < 15 {
+		return errors.New("HEVC SPS too short for profile_tier_level")
+	}
+	var at int64 = -1
+	_, err := amp4.ReadBoxStructure(bytes.NewReader(init), func(h *amp4.ReadHandle) (any, error) {
+		if h.BoxInfo.Type == amp4.BoxTypeHvcC() {
+			at = int64(h.BoxInfo.Offset + h.BoxInfo.HeaderSize)
+			return nil, nil
+		}
+		if h.BoxInfo.IsSupportedType() {
+			return h.Expand()
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the init section: %w", err)
+	}
+	if at < 0 || at+13 > int64(len(init)) {
+		return errors.New("no hvcC box in the init section")
+	}
+	copy(init[at+1:at+13], rbsp[3:15])
+	return nil
 }
 
 func (f *fmp4Format) initSection() []byte { return f.init }
