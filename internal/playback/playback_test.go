@@ -214,3 +214,56 @@ func FuzzPlaybackRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestPackageRefusesHEVCInTS: HEVC on a TS channel cannot be packaged (the ingest then fails the stream with a
+// Stream Failure); on a FRAGMENTED_MP4 channel it is.
+func TestPackageRefusesHEVCInTS(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := live.NewRegistry(live.DefaultLimits, nil, log)
+	t.Cleanup(reg.Close)
+	s := New(authority{ch: Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/abcdefghijkl"}}, Config{Log: log})
+	t.Cleanup(s.Close)
+	f, err := os.Open("../hls/testdata/source_hevc.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := &mpegts.Reader{R: bufio.NewReader(f)}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	var params [][]byte // VPS, SPS, PPS: the first access unit's first three NAL units
+	for _, tr := range r.Tracks() {
+		if _, ok := tr.Codec.(*tscodecs.H265); ok {
+			r.OnDataH265(tr, func(_, _ int64, au [][]byte) error {
+				if params == nil {
+					params = au[:3]
+				}
+				return nil
+			})
+		}
+	}
+	for params == nil && r.Read() == nil {
+	}
+	if len(params) != 3 {
+		t.Fatal("no HEVC parameter sets in the fixture")
+	}
+	for i, container := range []string{"TS", "FRAGMENTED_MP4"} {
+		id := []string{"tstststststs", "fmp4fmp4fmp4"}[i]
+		ls, err := reg.Begin(live.Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/" + id, Account: "111111111111",
+			Region: "us-west-2", ID: id, LatencyMode: "LOW", ContainerFormat: container}, func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls.Describe([]live.Video{{Codec: "hvc1.1.6.L60.90", Width: 192, Height: 108, Framerate: 30}}, nil)
+		k, err := s.Package(ls, []hls.VideoTrack{{Kind: hls.H265, VPS: params[0], SPS: params[1], PPS: params[2],
+			Codec: "hvc1.1.6.L60.90", Width: 192, Height: 108}}, nil)
+		if (err == nil) != (container == "FRAGMENTED_MP4") {
+			t.Errorf("%s: Package: %v", container, err)
+		}
+		if k != nil {
+			k.Close()
+		}
+		ls.End("test")
+	}
+}
