@@ -1,7 +1,6 @@
 package hls
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -18,11 +17,8 @@ import (
 	amp4 "github.com/abema/go-mp4"
 	"github.com/asticode/go-astits"
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/openivs/openivs/internal/mediatest"
 )
 
 // frame is one access unit of the fixture, in order of arrival.
@@ -56,67 +52,18 @@ var sources = []struct {
 // fixtureFile reads an MPEG-TS with an H.264 or HEVC video track and an AAC track.
 func fixtureFile(t testing.TB, path string) (frames []frame, v VideoTrack, a *AudioTrack) {
 	t.Helper()
-	f, err := os.Open(path)
+	ts, err := mediatest.ReadTS(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := &mpegts.Reader{R: bufio.NewReader(f)}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
+	for _, f := range ts.Frames {
+		frames = append(frames, frame{video: f.Video, pts: f.PTS, dts: f.DTS, au: f.AU})
 	}
-	toDur := func(x int64) time.Duration { return time.Duration(x) * time.Second / 90000 }
-	for _, tr := range r.Tracks() {
-		switch c := tr.Codec.(type) {
-		case *tscodecs.H264:
-			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
-				for _, n := range au {
-					switch h264.NALUType(n[0] & 0x1f) {
-					case h264.NALUTypeSPS:
-						v.SPS = n
-					case h264.NALUTypePPS:
-						v.PPS = n
-					}
-				}
-				frames = append(frames, frame{video: true, pts: toDur(pts), dts: toDur(dts), au: au})
-				return nil
-			})
-			v.Codec = "avc1.64000B"
-		case *tscodecs.H265:
-			r.OnDataH265(tr, func(pts, dts int64, au [][]byte) error {
-				for _, n := range au {
-					switch h265.NALUType((n[0] >> 1) & 0x3f) {
-					case h265.NALUType_VPS_NUT:
-						v.VPS = n
-					case h265.NALUType_SPS_NUT:
-						v.SPS = n
-					case h265.NALUType_PPS_NUT:
-						v.PPS = n
-					}
-				}
-				frames = append(frames, frame{video: true, pts: toDur(pts), dts: toDur(dts), au: au})
-				return nil
-			})
-			v.Kind, v.Codec = H265, "hvc1.1.6.L60.90"
-		case *tscodecs.MPEG4Audio:
-			cfg := c.Config
-			a = &AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}
-			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
-				for i, au := range aus {
-					p := toDur(pts) + time.Duration(i)*mpeg4audio.SamplesPerAccessUnit*time.Second/time.Duration(cfg.SampleRate)
-					frames = append(frames, frame{pts: p, au: [][]byte{au}})
-				}
-				return nil
-			})
-		}
+	v = VideoTrack{VPS: ts.VPS, SPS: ts.SPS, PPS: ts.PPS, Codec: "avc1.64000B", Width: 192, Height: 108}
+	if ts.HEVC {
+		v.Kind, v.Codec = H265, "hvc1.1.6.L60.90"
 	}
-	for {
-		if err := r.Read(); err != nil {
-			break
-		}
-	}
-	v.Width, v.Height = 192, 108
-	return frames, v, a
+	return frames, v, &AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}
 }
 
 // feed writes the fixture loops times, shifting each loop by its duration, and returns the stream's length.
@@ -293,49 +240,52 @@ func probeVideo(t testing.TB, path string) string {
 	return strings.Fields(string(out))[0]
 }
 
-func TestMuxerLLPartsPlaylistDecodes(t *testing.T) {
-	// A player that joins at the live edge reads the parts: a playlist made of the parts alone must decode.
+// forEachSource runs test as a subtest for every fixture in every container that carries its video.
+func forEachSource(t *testing.T, test func(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, container string)) {
 	for _, src := range sources {
+		frames, v, a := src.read(t)
 		for _, container := range src.containers {
-			testLLPartsPlaylistDecodes(t, src.name, src.read, container)
+			t.Run(src.name+"/"+container, func(t *testing.T) { test(t, frames, v, a, container) })
 		}
 	}
 }
 
-func testLLPartsPlaylistDecodes(t *testing.T, name string, read func(testing.TB) ([]frame, VideoTrack, *AudioTrack), container string) {
-	frames, v, a := read(t)
-	t.Run(name+"/"+container, func(t *testing.T) {
-		m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
-		if err != nil {
-			t.Fatal(err)
+func TestMuxerLLPartsPlaylistDecodes(t *testing.T) {
+	// A player that joins at the live edge reads the parts: a playlist made of the parts alone must decode.
+	forEachSource(t, testLLPartsPlaylistDecodes)
+}
+
+func testLLPartsPlaylistDecodes(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, container string) {
+	m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, m, frames, 1, nil)
+	m.Close()
+	dir := t.TempDir()
+	dump(t, m, dir, false)
+	var b strings.Builder
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n")
+	if container == ContainerFMP4 {
+		b.WriteString("#EXT-X-MAP:URI=\"init.mp4\"\n")
+	}
+	n := 0
+	m.mu.Lock()
+	for _, s := range m.segments {
+		for j, p := range s.Parts {
+			fmt.Fprintf(&b, "#EXTINF:%s,\n%s\n", secs(p.Duration), RelativeURLs{Ext: m.Ext()}.Part(s.MSN, j))
+			n++
 		}
-		feed(t, m, frames, 1, nil)
-		m.Close()
-		dir := t.TempDir()
-		dump(t, m, dir, false)
-		var b strings.Builder
-		fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n")
-		if container == ContainerFMP4 {
-			b.WriteString("#EXT-X-MAP:URI=\"init.mp4\"\n")
-		}
-		n := 0
-		m.mu.Lock()
-		for _, s := range m.segments {
-			for j, p := range s.Parts {
-				fmt.Fprintf(&b, "#EXTINF:%s,\n%s\n", secs(p.Duration), RelativeURLs{Ext: m.Ext()}.Part(s.MSN, j))
-				n++
-			}
-		}
-		m.mu.Unlock()
-		b.WriteString("#EXT-X-ENDLIST\n")
-		os.WriteFile(filepath.Join(dir, "parts.m3u8"), []byte(b.String()), 0o644)
-		if n < 12 {
-			t.Fatalf("only %d parts for 4.2 s", n)
-		}
-		if got := decodedFrames(t, filepath.Join(dir, "parts.m3u8")); got < 120 {
-			t.Errorf("decoded %d frames from the parts", got)
-		}
-	})
+	}
+	m.mu.Unlock()
+	b.WriteString("#EXT-X-ENDLIST\n")
+	os.WriteFile(filepath.Join(dir, "parts.m3u8"), []byte(b.String()), 0o644)
+	if n < 12 {
+		t.Fatalf("only %d parts for 4.2 s", n)
+	}
+	if got := decodedFrames(t, filepath.Join(dir, "parts.m3u8")); got < 120 {
+		t.Errorf("decoded %d frames from the parts", got)
+	}
 }
 
 func TestMuxerDeltaUpdateAndWindow(t *testing.T) {
@@ -439,80 +389,71 @@ func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	}
 }
 
-func TestMuxerTimedMetadata(t *testing.T) {
-	for _, src := range sources {
-		for _, container := range src.containers {
-			testTimedMetadata(t, src.name, src.read, container)
-		}
-	}
-}
+func TestMuxerTimedMetadata(t *testing.T) { forEachSource(t, testTimedMetadata) }
 
-func testTimedMetadata(t *testing.T, name string, read func(testing.TB) ([]frame, VideoTrack, *AudioTrack), container string) {
-	frames, v, a := read(t)
-	t.Run(name+"/"+container, func(t *testing.T) {
-		m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
-		if err != nil {
-			t.Fatal(err)
-		}
-		payloads := [][]byte{[]byte(`{"question":"2+2?"}`), []byte("ünïcødé ✓")}
-		feed(t, m, frames, 1, func(i int) {
-			switch i {
-			case 40:
-				m.Metadata(ID3(payloads[0]))
-			case 200:
-				m.Metadata(ID3(payloads[1]))
-			}
-		})
-		m.Close()
-		var all []byte
-		if init := m.Init(); init != nil {
-			all = append(all, init...)
-		}
-		m.mu.Lock()
-		for _, s := range m.segments {
-			for _, p := range s.Parts {
-				all = append(all, p.Data...)
-			}
-		}
-		m.mu.Unlock()
-		var got [][]byte
-		if container == ContainerTS {
-			heartbeats := 0
-			for _, tag := range tsID3(t, all) {
-				if _, ok := TXXX(tag); ok {
-					got = append(got, tag)
-				} else if bytes.Contains(tag, []byte("PRIV"+string([]byte{0, 0, 0, 24, 0, 0})+segmentID3Owner)) {
-					heartbeats++
-				}
-			}
-			m.mu.Lock()
-			segs := len(m.segments)
-			m.mu.Unlock()
-			if heartbeats != segs {
-				t.Errorf("%d ID3 heartbeats for %d segments: every TS segment must carry data on the ID3 stream (the IVS player waits for it)", heartbeats, segs)
-			}
-		} else {
-			got = emsgID3(t, all)
-		}
-		if len(got) != 2 {
-			t.Fatalf("found %d ID3 tags, want 2", len(got))
-		}
-		for i, tag := range got {
-			val, ok := TXXX(tag)
-			if !ok || !bytes.Equal(val, payloads[i]) {
-				t.Errorf("cue %d carries %q, want %q", i, val, payloads[i])
-			}
-		}
-		if container == ContainerTS {
-			// ffprobe recognises the stream as timed ID3
-			dir := t.TempDir()
-			os.WriteFile(filepath.Join(dir, "all.ts"), all, 0o644)
-			out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", filepath.Join(dir, "all.ts")).CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "timed_id3") {
-				t.Errorf("ffprobe does not see a timed_id3 stream: %v %s", err, out)
-			}
+func testTimedMetadata(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, container string) {
+	m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads := [][]byte{[]byte(`{"question":"2+2?"}`), []byte("ünïcødé ✓")}
+	feed(t, m, frames, 1, func(i int) {
+		switch i {
+		case 40:
+			m.Metadata(ID3(payloads[0]))
+		case 200:
+			m.Metadata(ID3(payloads[1]))
 		}
 	})
+	m.Close()
+	var all []byte
+	if init := m.Init(); init != nil {
+		all = append(all, init...)
+	}
+	m.mu.Lock()
+	for _, s := range m.segments {
+		for _, p := range s.Parts {
+			all = append(all, p.Data...)
+		}
+	}
+	m.mu.Unlock()
+	var got [][]byte
+	if container == ContainerTS {
+		heartbeats := 0
+		for _, tag := range tsID3(t, all) {
+			if _, ok := TXXX(tag); ok {
+				got = append(got, tag)
+			} else if bytes.Contains(tag, []byte("PRIV"+string([]byte{0, 0, 0, 24, 0, 0})+segmentID3Owner)) {
+				heartbeats++
+			}
+		}
+		m.mu.Lock()
+		segs := len(m.segments)
+		m.mu.Unlock()
+		if heartbeats != segs {
+			t.Errorf("%d ID3 heartbeats for %d segments: every TS segment must carry data on the ID3 stream (the IVS player waits for it)", heartbeats, segs)
+		}
+	} else {
+		got = emsgID3(t, all)
+	}
+	if len(got) != 2 {
+		t.Fatalf("found %d ID3 tags, want 2", len(got))
+	}
+	for i, tag := range got {
+		val, ok := TXXX(tag)
+		if !ok || !bytes.Equal(val, payloads[i]) {
+			t.Errorf("cue %d carries %q, want %q", i, val, payloads[i])
+		}
+	}
+	if container == ContainerTS {
+		// ffprobe recognises the stream as timed ID3
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "all.ts"), all, 0o644)
+		out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", filepath.Join(dir, "all.ts")).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "timed_id3") {
+			t.Errorf("ffprobe does not see a timed_id3 stream: %v %s", err, out)
+		}
+	}
 }
 
 func tsID3(t *testing.T, data []byte) [][]byte {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/live"
+	"github.com/openivs/openivs/internal/mediatest"
 )
 
 // authority is a control plane with one public channel.
@@ -223,30 +224,9 @@ func TestPackageRefusesHEVCInTS(t *testing.T) {
 	t.Cleanup(reg.Close)
 	s := New(authority{ch: Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/abcdefghijkl"}}, Config{Log: log})
 	t.Cleanup(s.Close)
-	f, err := os.Open("../hls/testdata/source_hevc.ts")
+	ts, err := mediatest.ReadTS("../hls/testdata/source_hevc.ts")
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	r := &mpegts.Reader{R: bufio.NewReader(f)}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var params [][]byte // VPS, SPS, PPS: the first access unit's first three NAL units
-	for _, tr := range r.Tracks() {
-		if _, ok := tr.Codec.(*tscodecs.H265); ok {
-			r.OnDataH265(tr, func(_, _ int64, au [][]byte) error {
-				if params == nil {
-					params = au[:3]
-				}
-				return nil
-			})
-		}
-	}
-	for params == nil && r.Read() == nil {
-	}
-	if len(params) != 3 {
-		t.Fatal("no HEVC parameter sets in the fixture")
 	}
 	for i, container := range []string{"TS", "FRAGMENTED_MP4"} {
 		id := []string{"tstststststs", "fmp4fmp4fmp4"}[i]
@@ -256,7 +236,7 @@ func TestPackageRefusesHEVCInTS(t *testing.T) {
 			t.Fatal(err)
 		}
 		ls.Describe([]live.Video{{Codec: "hvc1.1.6.L60.90", Width: 192, Height: 108, Framerate: 30}}, nil)
-		k, err := s.Package(ls, []hls.VideoTrack{{Kind: hls.H265, VPS: params[0], SPS: params[1], PPS: params[2],
+		k, err := s.Package(ls, []hls.VideoTrack{{Kind: hls.H265, VPS: ts.VPS, SPS: ts.SPS, PPS: ts.PPS,
 			Codec: "hvc1.1.6.L60.90", Width: 192, Height: 108}}, nil)
 		if (err == nil) != (container == "FRAGMENTED_MP4") {
 			t.Errorf("%s: Package: %v", container, err)

@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"context"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,10 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ivs/types"
 	"github.com/bluenviron/gortmplib"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/openivs/openivs/internal/mediatest"
 )
 
 // hevcClip is a few seconds of HEVC and AAC made by ffmpeg, as access units to publish in a loop.
@@ -39,7 +35,7 @@ type hevcFrame struct {
 }
 
 // makeHEVCClip encodes 4 s of testsrc2 and a sine with libx265 (1 s GOP, no B-frames) and AAC, and reads the
-// access units back with mediacommon's MPEG-TS reader.
+// access units back.
 func makeHEVCClip(t *testing.T, size string) *hevcClip {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "clip.ts")
@@ -50,49 +46,20 @@ func makeHEVCClip(t *testing.T, size string) *hevcClip {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg: %v %s", err, b)
 	}
-	f, err := os.Open(file)
+	ts, err := mediatest.ReadTS(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := &mpegts.Reader{R: bufio.NewReader(f)}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	c := &hevcClip{length: 4 * time.Second}
-	ts := func(x int64) time.Duration { return time.Duration(x) * time.Second / 90000 }
-	for _, tr := range r.Tracks() {
-		switch codec := tr.Codec.(type) {
-		case *tscodecs.H265:
-			r.OnDataH265(tr, func(pts, dts int64, au [][]byte) error {
-				for _, n := range au {
-					switch h265.NALUType((n[0] >> 1) & 0x3f) {
-					case h265.NALUType_VPS_NUT:
-						c.vps = n
-					case h265.NALUType_SPS_NUT:
-						c.sps = n
-					case h265.NALUType_PPS_NUT:
-						c.pps = n
-					}
-				}
-				c.video = append(c.video, hevcFrame{pts: ts(pts), dts: ts(dts), au: au})
-				return nil
-			})
-		case *tscodecs.MPEG4Audio:
-			c.aac = codec.Config
-			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
-				for i, au := range aus {
-					p := ts(pts) + time.Duration(i)*mpeg4audio.SamplesPerAccessUnit*time.Second/time.Duration(codec.SampleRate)
-					c.audio = append(c.audio, hevcFrame{pts: p, au: [][]byte{au}})
-				}
-				return nil
-			})
+	c := &hevcClip{vps: ts.VPS, sps: ts.SPS, pps: ts.PPS, aac: *ts.AAC, length: 4 * time.Second}
+	for _, f := range ts.Frames {
+		if f.Video {
+			c.video = append(c.video, hevcFrame{pts: f.PTS, dts: f.DTS, au: f.AU})
+		} else {
+			c.audio = append(c.audio, hevcFrame{pts: f.PTS, au: f.AU})
 		}
 	}
-	for r.Read() == nil {
-	}
-	if c.sps == nil || len(c.video) < 100 || len(c.audio) == 0 {
-		t.Fatalf("the HEVC clip has %d frames, %d audio frames, SPS %v", len(c.video), len(c.audio), c.sps != nil)
+	if !ts.HEVC || len(c.video) < 100 || len(c.audio) == 0 {
+		t.Fatalf("the HEVC clip has %d frames, %d audio frames", len(c.video), len(c.audio))
 	}
 	base := c.video[0].dts
 	for i := range c.video {
@@ -109,14 +76,8 @@ func makeHEVCClip(t *testing.T, size string) *hevcClip {
 // until the server closes the connection; with h264 set, a second, H.264 video track goes along (multitrack).
 // It returns the error that ended it.
 func publishHEVC(t *testing.T, rtmpURL string, c *hevcClip, d time.Duration, h264 *codecs.H264, h264AUs [][][]byte) error {
-	u, err := url.Parse(rtmpURL)
+	cl, err := dialPublish(t, rtmpURL)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cl := &gortmplib.Client{URL: u, Publish: true}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := cl.Initialize(ctx); err != nil {
 		return err
 	}
 	defer cl.Close()
