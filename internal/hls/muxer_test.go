@@ -742,3 +742,20 @@ func TestMuxerHEVC(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMuxerFMP4 packages the 4.2 s fixtures as LL-HLS fMP4: the cost per second of media, H.264 against HEVC.
+func BenchmarkMuxerFMP4(b *testing.B) {
+	for _, src := range sources {
+		frames, v, a := src.read(b)
+		b.Run(src.name, func(b *testing.B) {
+			for b.Loop() {
+				m, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a})
+				if err != nil {
+					b.Fatal(err)
+				}
+				feed(b, m, frames, 1, nil)
+				m.Close()
+			}
+		})
+	}
+}
