@@ -1,7 +1,8 @@
 // Package hls packages a live stream as HLS in memory: segments that start at the encoder's keyframes, split into
-// parts of about a quarter second for Low-Latency HLS, in MPEG-TS or fragmented MP4, with timed ID3 metadata (an
-// ID3 PES stream in TS, emsg boxes in fMP4) and ad-break markers; it renders media playlists (standard HLS, or
-// LL-HLS with blocking reload, preload hints, delta updates and program date-times) and multivariant playlists.
+// parts of about a quarter second for Low-Latency HLS, in MPEG-TS or fragmented MP4 (H.264; HEVC in fragmented MP4
+// only), with timed ID3 metadata (an ID3 PES stream in TS, emsg boxes in fMP4) and ad-break markers; it renders
+// media playlists (standard HLS, or LL-HLS with blocking reload, preload hints, delta updates and program
+// date-times) and multivariant playlists.
 //
 // It is our own code, on mediacommon's fMP4 writer and go-astits's TS muxer: gohlslib's muxer owns its URL layout
 // and playlists and writes neither timed metadata nor ad markers, which IVS channels need.

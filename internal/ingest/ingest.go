@@ -1,9 +1,9 @@
-// Package ingest accepts encoders: RTMP and RTMPS (gortmplib) and SRT (gosrt) listeners that authenticate the
-// stream key, refuse what IVS refuses (an unknown key, plain RTMP to a channel without insecureIngest, a second
-// publisher), read the media description from the stream itself (codec, profile, level and size from the H.264
-// SPS, the AAC configuration, the encoder name from the RTMP metadata), measure framerate and bitrate, and hand
-// the stream to the live registry. Bad input closes the connection with a log line; the stream key never
-// appears in logs.
+// Package ingest accepts encoders: RTMP and RTMPS (gortmplib) and SRT (gosrt) listeners that authenticate the stream
+// key, refuse what IVS refuses (an unknown key, plain RTMP to a channel without insecureIngest, a second publisher,
+// HEVC on a channel without multitrack input), read the media description from the stream itself (codec, profile, level
+// and size from the H.264 or HEVC SPS, the AAC configuration, the encoder name from the RTMP metadata), measure
+// framerate and bitrate, and hand the stream to the live registry. Bad input closes the connection with a log line; the
+// stream key never appears in logs.
 package ingest
 
 import (
