@@ -72,10 +72,20 @@ func makeHEVCClip(t *testing.T, size string) *hevcClip {
 	return c
 }
 
-// publishHEVC publishes the clip in a loop over Enhanced RTMP (gortmplib's client: ffmpeg 5.1 cannot) for d, or
-// until the server closes the connection; with h264 set, a second, H.264 video track goes along (multitrack).
-// It returns the error that ended it.
-func publishHEVC(t *testing.T, rtmpURL string, c *hevcClip, d time.Duration, h264 *codecs.H264, h264AUs [][][]byte) error {
+// hevcPublish publishes a clip in a loop over Enhanced RTMP (gortmplib's client: ffmpeg 5.1 cannot).
+type hevcPublish struct {
+	clip *hevcClip
+	d    time.Duration // how long
+	// h264 and h264AUs, when set, are a second video track sent along (multitrack)
+	h264    *codecs.H264
+	h264AUs [][][]byte
+	// stall, when closed, pauses the media for 6 s (the connection stays open)
+	stall <-chan struct{}
+}
+
+// run publishes to rtmpURL for p.d, or until the server closes the connection; it returns the error that ended it.
+func (p hevcPublish) run(t *testing.T, rtmpURL string) error {
+	c, stall := p.clip, p.stall
 	cl, err := dialPublish(t, rtmpURL)
 	if err != nil {
 		return err
@@ -85,8 +95,8 @@ func publishHEVC(t *testing.T, rtmpURL string, c *hevcClip, d time.Duration, h26
 	audio := &gortmplib.Track{Codec: &codecs.MPEG4Audio{Config: &c.aac}}
 	tracks := []*gortmplib.Track{video, audio}
 	var second *gortmplib.Track
-	if h264 != nil {
-		second = &gortmplib.Track{Codec: h264}
+	if p.h264 != nil {
+		second = &gortmplib.Track{Codec: p.h264}
 		tracks = []*gortmplib.Track{video, second, audio}
 	}
 	w := &gortmplib.Writer{Conn: cl, Tracks: tracks}
@@ -99,8 +109,14 @@ func publishHEVC(t *testing.T, rtmpURL string, c *hevcClip, d time.Duration, h26
 		loop := time.Duration(i/len(c.video)) * c.length
 		f := c.video[i%len(c.video)]
 		dts := loop + f.dts
-		if dts > d {
+		if dts > p.d {
 			return nil
+		}
+		select {
+		case <-stall:
+			time.Sleep(6 * time.Second)
+			start, stall = start.Add(6*time.Second), nil
+		default:
 		}
 		if wait := time.Until(start.Add(dts)); wait > 0 {
 			time.Sleep(wait)
@@ -110,7 +126,7 @@ func publishHEVC(t *testing.T, rtmpURL string, c *hevcClip, d time.Duration, h26
 			return err
 		}
 		if second != nil {
-			if err := w.WriteH264(second, dts, dts, h264AUs[i%len(h264AUs)]); err != nil {
+			if err := w.WriteH264(second, dts, dts, p.h264AUs[i%len(p.h264AUs)]); err != nil {
 				return err
 			}
 		}
@@ -211,11 +227,13 @@ func multitrackChannel(t *testing.T, c *ivs.Client, name string, policy types.Mu
 }
 
 // TestIngestHEVCSRT: ffmpeg publishes HEVC (with B-frames) over SRT to a channel with multitrack input: the stream
-// is live, described from the HEVC SPS, listed with the hvc1 codec and played back as HEVC in fMP4.
+// is live, described from the HEVC SPS, measured, listed with the hvc1 codec and played back as HEVC in fMP4. To a
+// channel without multitrack input it is refused with InvalidMultitrackInputVideoTrackMediaProperties.
 func TestIngestHEVCSRT(t *testing.T) {
 	t.Parallel()
 	encoderSlot(t)
-	s := Start(t, Options{})
+	hook := newWebhook(t)
+	s := Start(t, Options{Args: []string{"--events-webhook-url", hook.srv.URL}})
 	c := s.IVS(Credential{}, "")
 	ch := multitrackChannel(t, c, "hevc-srt", types.MultitrackPolicyAllow)
 	p := publishSRTHEVC(t, s.SRT, aws.ToString(ch.StreamKey.Value), aws.ToString(ch.Channel.Srt.Passphrase))
@@ -235,6 +253,17 @@ func TestIngestHEVCSRT(t *testing.T) {
 	if p.exited(0) {
 		t.Fatalf("ffmpeg stopped: %s", p.out.String())
 	}
+	p.stop()
+
+	plain, err := c.CreateChannel(Ctx(t), &ivs.CreateChannelInput{Name: aws.String("plain"), Type: types.ChannelTypeStandardChannelType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := publishSRTHEVC(t, s.SRT, aws.ToString(plain.StreamKey.Value), aws.ToString(plain.Channel.Srt.Passphrase))
+	if !refused.exited(15 * time.Second) {
+		t.Error("HEVC over SRT to a channel without multitrack input: ffmpeg still publishing")
+	}
+	checkRefused(t, c, hook, plain.Channel.Arn, "InvalidMultitrackInputVideoTrackMediaProperties")
 }
 
 // TestIngestHEVCRTMP: Enhanced RTMP HEVC is accepted on a channel with multitrack input and played back; to a
@@ -253,9 +282,13 @@ func TestIngestHEVCRTMP(t *testing.T) {
 	}
 
 	multi := multitrackChannel(t, c, "hevc-rtmp", types.MultitrackPolicyAllow)
-	done := make(chan error, 1)
-	go func() { done <- publishHEVC(t, rtmp(multi), clip, 12*time.Second, nil, nil) }()
+	done, stall := make(chan error, 1), make(chan struct{})
+	go func() { done <- hevcPublish{clip: clip, d: 16 * time.Second, stall: stall}.run(t, rtmp(multi)) }()
 	checkHEVCLive(t, c, multi, 640, 360, "mp4a.40.2")
+	// health follows the HEVC media as it does H.264: STARVING while the encoder sends nothing, HEALTHY after
+	close(stall)
+	waitHealth(t, c, multi.Channel.Arn, types.StreamHealthStarving, 6*time.Second)
+	waitHealth(t, c, multi.Channel.Arn, types.StreamHealthStreamHealthy, 10*time.Second)
 	if err := <-done; err != nil {
 		t.Fatalf("the accepted HEVC publisher failed: %v", err)
 	}
@@ -265,7 +298,7 @@ func TestIngestHEVCRTMP(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	err = publishHEVC(t, rtmp(plain), clip, 10*time.Second, nil, nil)
+	err = hevcPublish{clip: clip, d: 10 * time.Second}.run(t, rtmp(plain))
 	if err == nil || time.Since(start) > 8*time.Second {
 		t.Errorf("HEVC to a channel without multitrack input: publisher ended after %v with %v, want the connection closed", time.Since(start), err)
 	}
@@ -276,6 +309,6 @@ func TestIngestHEVCRTMP(t *testing.T) {
 
 	required := multitrackChannel(t, c, "mixed", types.MultitrackPolicyRequire)
 	sps, pps, aus := h264AUs(t, "640x360")
-	publishHEVC(t, rtmp(required), clip, 5*time.Second, &codecs.H264{SPS: sps, PPS: pps}, aus)
+	hevcPublish{clip: clip, d: 5 * time.Second, h264: &codecs.H264{SPS: sps, PPS: pps}, h264AUs: aus}.run(t, rtmp(required))
 	checkRefused(t, c, hook, required.Channel.Arn, "InvalidMultitrackInputVideoTrackMediaProperties")
 }
