@@ -257,7 +257,7 @@ func videoConfiguration(v live.Video, legacy bool) ivsapi.VideoConfiguration {
 		VideoWidth: ptr(int64(v.Width)), VideoHeight: ptr(int64(v.Height)),
 		TargetFramerate: ptr(int64(v.Framerate + 0.5)), TargetBitrate: ptr(v.Bitrate),
 		Profile: ptr(v.Profile), Level: ptr(v.Level)}
-	if legacy {
+	if legacy && strings.HasPrefix(v.Codec, "avc1.") { // H.264 profile and level: not set for HEVC
 		c.AvcProfile, c.AvcLevel = ptr(v.Profile), ptr(v.Level)
 	}
 	return c

@@ -257,7 +257,7 @@ type sink struct {
 	failed bool
 }
 
-func (k *sink) WriteH264(track int, pts, dts time.Duration, au [][]byte) {
+func (k *sink) WriteVideo(track int, pts, dts time.Duration, au [][]byte) {
 	if track == 0 {
 		for _, c := range k.st.live.TakeCues() {
 			switch {
@@ -276,7 +276,7 @@ func (k *sink) WriteH264(track int, pts, dts time.Duration, au [][]byte) {
 	if track >= len(k.st.renditions) {
 		return
 	}
-	if err := k.st.renditions[track].m.WriteH264(pts, dts, au); err != nil && !k.failed {
+	if err := k.st.renditions[track].m.WriteVideo(pts, dts, au); err != nil && !k.failed {
 		k.failed = true
 		k.s.log.Error("packaging failed: the stream is ended with a Stream Failure", "stream", k.st.name, "err", err)
 		k.st.live.Fail("Stream processing failed. Please try again.")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/live"
+	"github.com/openivs/openivs/internal/mediatest"
 )
 
 // authority is a control plane with one public channel.
@@ -60,7 +61,7 @@ func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
 		t.Fatal(err)
 	}
 	var sink interface {
-		WriteH264(int, time.Duration, time.Duration, [][]byte)
+		WriteVideo(int, time.Duration, time.Duration, [][]byte)
 		WriteAAC(time.Duration, []byte)
 	}
 	var audio *hls.AudioTrack
@@ -100,7 +101,7 @@ func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
 					}
 					sink = k
 				}
-				sink.WriteH264(0, time.Duration(pts)*time.Second/90000, time.Duration(dts)*time.Second/90000, au)
+				sink.WriteVideo(0, time.Duration(pts)*time.Second/90000, time.Duration(dts)*time.Second/90000, au)
 				return nil
 			})
 		}
@@ -213,4 +214,36 @@ func FuzzPlaybackRequest(f *testing.F) {
 			t.Fatalf("%s: %d %s", target, w.Code, w.Body)
 		}
 	})
+}
+
+// TestPackageRefusesHEVCInTS: HEVC on a TS channel cannot be packaged (the ingest then fails the stream with a
+// Stream Failure); on a FRAGMENTED_MP4 channel it is.
+func TestPackageRefusesHEVCInTS(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := live.NewRegistry(live.DefaultLimits, nil, log)
+	t.Cleanup(reg.Close)
+	s := New(authority{ch: Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/abcdefghijkl"}}, Config{Log: log})
+	t.Cleanup(s.Close)
+	ts, err := mediatest.ReadTS("../hls/testdata/source_hevc.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, container := range []string{"TS", "FRAGMENTED_MP4"} {
+		id := []string{"tstststststs", "fmp4fmp4fmp4"}[i]
+		ls, err := reg.Begin(live.Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/" + id, Account: "111111111111",
+			Region: "us-west-2", ID: id, LatencyMode: "LOW", ContainerFormat: container}, func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls.Describe([]live.Video{{Codec: "hvc1.1.6.L60.90", Width: 192, Height: 108, Framerate: 30}}, nil)
+		k, err := s.Package(ls, []hls.VideoTrack{{Kind: hls.H265, VPS: ts.VPS, SPS: ts.SPS, PPS: ts.PPS,
+			Codec: "hvc1.1.6.L60.90", Width: 192, Height: 108}}, nil)
+		if (err == nil) != (container == "FRAGMENTED_MP4") {
+			t.Errorf("%s: Package: %v", container, err)
+		}
+		if k != nil {
+			k.Close()
+		}
+		ls.End("test")
+	}
 }
