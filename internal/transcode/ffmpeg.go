@@ -1,0 +1,97 @@
+package transcode
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// selectHalf keeps the frames of a rung capped at 30 fps from a faster source: every keyframe (so the rung's
+// keyframes stay the source's), and every frame at least 25 ms (3/4 of a 30 fps frame) after the last one kept:
+// every other frame of a 50 or 60 fps source, every frame of a source at up to 40 fps. Unlike the fps filter it keeps
+// the source's own timestamps, so every frame of the rung has the pts of a source frame.
+const selectHalf = "select=expr=key+isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.025)"
+
+// ffmpegArgs is the command line of a session's ffmpeg: the source as MPEG-TS on stdin, decoded once, scaled per
+// rung, each rung's MPEG-TS (video, and its audio: copied or AAC) on its own pipe (fd 3, 4, ...), timestamps kept
+// (-copyts, no mux delay), keyframes where the source has them.
+func ffmpegArgs(cfg Config, src Source, rungs []Rung) []string {
+	a := []string{"-hide_banner", "-nostats", "-nostdin", "-loglevel", "error",
+		// Start quickly: the parameters are in the first keyframe (the feeder starts with one).
+		// (No -fflags nobuffer: it discards the packets read while probing, the first keyframe among them.)
+		"-probesize", "500000", "-analyzeduration", "500000",
+	}
+	if cfg.VideoEncoder == "h264_vaapi" {
+		a = append(a, "-init_hw_device", "vaapi=va:"+cfg.VAAPIDevice, "-filter_hw_device", "va")
+	}
+	a = append(a, "-f", "mpegts", "-copyts", "-i", "pipe:0")
+	var g strings.Builder
+	fmt.Fprintf(&g, "[0:v]split=%d", len(rungs))
+	for i := range rungs {
+		fmt.Fprintf(&g, "[s%d]", i)
+	}
+	for i, r := range rungs {
+		fmt.Fprintf(&g, ";[s%d]", i)
+		if r.FPS <= 30 {
+			g.WriteString(selectHalf + ",")
+		}
+		fmt.Fprintf(&g, "scale=%d:%d", r.Width, r.Height)
+		if cfg.VideoEncoder == "h264_vaapi" {
+			g.WriteString(",format=nv12,hwupload")
+		} else {
+			g.WriteString(",format=yuv420p")
+		}
+		fmt.Fprintf(&g, "[v%d]", i)
+	}
+	a = append(a, "-filter_complex", g.String())
+	for i, r := range rungs {
+		a = append(a, "-map", fmt.Sprintf("[v%d]", i))
+		a = append(a, videoArgs(cfg, r)...)
+		// The encoder's clock is the input's 90 kHz: every output pts is exactly a source pts.
+		a = append(a, "-fps_mode:v", "passthrough", "-enc_time_base:v", "1:90000")
+		if src.Audio != nil {
+			a = append(a, "-map", "0:a:0")
+			if r.AudioBitrate == 0 {
+				a = append(a, "-c:a", "copy")
+			} else {
+				a = append(a, "-c:a", "aac", "-b:a", strconv.FormatInt(r.AudioBitrate, 10))
+			}
+		}
+		a = append(a, "-f", "mpegts", "-muxdelay", "0", "-muxpreload", "0", "-flush_packets", "1",
+			"-omit_video_pes_length", "0", "-mpegts_copyts", "1", fmt.Sprintf("pipe:%d", 3+i))
+	}
+	return a
+}
+
+// videoArgs are a rung's encoder options.
+func videoArgs(cfg Config, r Rung) []string {
+	rate := strconv.FormatInt(r.VideoBitrate, 10)
+	buf := strconv.FormatInt(r.VideoBitrate, 10) // a one second VBV buffer: near-constant bitrate, as IVS's
+	a := []string{"-c:v", cfg.VideoEncoder, "-b:v", rate, "-maxrate", rate, "-bufsize", buf,
+		"-force_key_frames", "source"}
+	switch cfg.VideoEncoder {
+	case "libx264":
+		a = append(a, "-preset", cfg.Preset, "-profile:v", "main", "-forced-idr", "1",
+			// Keyframes only where the source has them: no periodic or scene-cut keyframes of x264's own.
+			"-x264-params", "keyint=infinite:scenecut=0")
+		if cfg.LowLatency {
+			a = append(a, "-tune", "zerolatency")
+		}
+	case "h264_nvenc":
+		a = append(a, "-profile:v", "main", "-forced-idr", "1", "-g", "1000000", "-no-scenecut", "1")
+		if cfg.LowLatency {
+			a = append(a, "-tune", "ll", "-bf", "0", "-rc-lookahead", "0")
+		}
+	case "h264_qsv":
+		a = append(a, "-profile:v", "main", "-forced_idr", "1", "-g", "1000000")
+		if cfg.LowLatency {
+			a = append(a, "-bf", "0", "-look_ahead", "0")
+		}
+	case "h264_vaapi":
+		a = append(a, "-profile:v", "main", "-g", "1000000")
+		if cfg.LowLatency {
+			a = append(a, "-bf", "0")
+		}
+	}
+	return a
+}

@@ -1,0 +1,461 @@
+package transcode
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+
+	"github.com/openivs/openivs/internal/hls"
+	"github.com/openivs/openivs/internal/mediatest"
+)
+
+// fixture is a 1080p30 H.264 + AAC source with timestamps rounded to whole milliseconds, as RTMP ingest delivers
+// them.
+type fixture struct {
+	src    Source
+	frames []mediatest.Frame
+	path   string
+}
+
+var (
+	fixtureOnce sync.Once
+	fixtureDir  string
+	fixtureVal  *fixture
+	fixtureErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixtureDir != "" {
+		os.RemoveAll(fixtureDir)
+	}
+	os.Exit(code)
+}
+
+func ffmpegPath(t testing.TB) string {
+	p, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		t.Skip("ffmpeg not installed (apt-get install ffmpeg)")
+	}
+	return p
+}
+
+// makeFixture generates the source once per test binary: 6 s of testsrc2 at 1920x1080, 30 fps, 1 s GOP with
+// B-frames, 48 kHz stereo AAC.
+func makeFixture(t testing.TB) *fixture {
+	ff := ffmpegPath(t)
+	fixtureOnce.Do(func() {
+		fixtureDir, fixtureErr = os.MkdirTemp("", "transcode-fixture")
+		if fixtureErr != nil {
+			return
+		}
+		path := filepath.Join(fixtureDir, "src1080p30.ts")
+		out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-ac", "2",
+			"-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "bframes=2:b-adapt=0", "-g", "30", "-keyint_min", "30",
+			"-sc_threshold", "0", "-b:v", "4M", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-f", "mpegts", path).CombinedOutput()
+		if err != nil {
+			fixtureErr = fmt.Errorf("making the fixture: %v: %s", err, out)
+			return
+		}
+		ts, err := mediatest.ReadTS(path)
+		if err != nil {
+			fixtureErr = err
+			return
+		}
+		v, err := videoTrack(ts.SPS, ts.PPS)
+		if err != nil {
+			fixtureErr = err
+			return
+		}
+		f := &fixture{path: path, src: Source{Video: v, Audio: &hls.AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}}}
+		for _, fr := range ts.Frames {
+			fr.PTS, fr.DTS = fr.PTS.Round(time.Millisecond), fr.DTS.Round(time.Millisecond)
+			f.frames = append(f.frames, fr)
+		}
+		fixtureVal = f
+	})
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
+	}
+	return fixtureVal
+}
+
+func isKey(au [][]byte) bool { return h264.IsRandomAccess(au) }
+
+// recorder is an Output that keeps everything.
+type recorder struct {
+	mu      sync.Mutex
+	tracks  map[int][]hls.VideoTrack
+	atracks map[int][]*hls.AudioTrack
+	video   map[int][]vframe
+	audio   map[int][][]byte
+	apts    map[int][]time.Duration
+	states  []stateEvent
+	inCall  map[int]bool
+	overlap bool
+	changed chan struct{}
+}
+
+type vframe struct {
+	pts, dts time.Duration
+	key      bool
+	at       time.Time
+}
+
+type stateEvent struct {
+	running bool
+	err     error
+	at      time.Time
+}
+
+func newRecorder() *recorder {
+	return &recorder{tracks: map[int][]hls.VideoTrack{}, atracks: map[int][]*hls.AudioTrack{}, video: map[int][]vframe{},
+		audio: map[int][][]byte{}, apts: map[int][]time.Duration{}, inCall: map[int]bool{}, changed: make(chan struct{}, 1)}
+}
+
+func (r *recorder) enter(rung int) {
+	r.mu.Lock()
+	if r.inCall[rung] {
+		r.overlap = true
+	}
+	r.inCall[rung] = true
+	r.mu.Unlock()
+}
+
+func (r *recorder) leave(rung int) {
+	r.mu.Lock()
+	r.inCall[rung] = false
+	r.mu.Unlock()
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) Track(rung int, v hls.VideoTrack, a *hls.AudioTrack) {
+	r.enter(rung)
+	defer r.leave(rung)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tracks[rung] = append(r.tracks[rung], v)
+	r.atracks[rung] = append(r.atracks[rung], a)
+}
+
+func (r *recorder) Video(rung int, pts, dts time.Duration, au [][]byte) {
+	r.enter(rung)
+	defer r.leave(rung)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.video[rung] = append(r.video[rung], vframe{pts: pts, dts: dts, key: isKey(au), at: time.Now()})
+}
+
+func (r *recorder) Audio(rung int, pts time.Duration, au []byte) {
+	r.enter(rung)
+	defer r.leave(rung)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.audio[rung] = append(r.audio[rung], au)
+	r.apts[rung] = append(r.apts[rung], pts)
+}
+
+func (r *recorder) State(running bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.states = append(r.states, stateEvent{running, err, time.Now()})
+}
+
+// waitFor polls cond (under the lock) until it holds or the timeout passes.
+func (r *recorder) waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r.mu.Lock()
+		ok := cond()
+		r.mu.Unlock()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		select {
+		case <-r.changed:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// goroutines waits for the number of goroutines to come back to at most n.
+func checkGoroutines(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for runtime.NumGoroutine() > n {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("goroutine leak: %d > %d\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSessionStandard1080p30 transcodes the fixture with STANDARD's 1080p30 ladder and checks what the packager
+// relies on: sizes, aligned keyframes, source timestamps, audio passthrough and transcoding.
+func TestSessionStandard1080p30(t *testing.T) {
+	fx := makeFixture(t)
+	before := runtime.NumGoroutine()
+	plan := Ladder("STANDARD", "", 1920, 1080, 30)
+	if !plan.Source || len(plan.Rungs) != 4 {
+		t.Fatalf("plan %+v", plan)
+	}
+	rec := newRecorder()
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), QueueFrames: 2000}, fx.src, plan.Rungs, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcPTS, srcKeys []time.Duration
+	var srcAAC [][]byte
+	for _, f := range fx.frames {
+		if f.Video {
+			s.WriteVideo(f.PTS, f.DTS, f.AU)
+			srcPTS = append(srcPTS, f.PTS)
+			if isKey(f.AU) {
+				srcKeys = append(srcKeys, f.PTS)
+			}
+		} else {
+			s.WriteAAC(f.PTS, f.AU[0])
+			srcAAC = append(srcAAC, f.AU[0])
+		}
+	}
+	lastKey := srcKeys[len(srcKeys)-1]
+	rec.waitFor(t, 25*time.Second, "every rung to pass the last source keyframe", func() bool {
+		for i := range plan.Rungs {
+			v := rec.video[i]
+			if len(v) == 0 || v[len(v)-1].pts < lastKey {
+				return false
+			}
+		}
+		return true
+	})
+	s.Close()
+	checkGoroutines(t, before)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.overlap {
+		t.Error("overlapping Output calls for one rung")
+	}
+	if len(rec.states) != 0 {
+		t.Errorf("unexpected state changes: %+v", rec.states)
+	}
+	srcSet := map[time.Duration]bool{}
+	for _, p := range srcPTS {
+		srcSet[p] = true
+	}
+	for i, r := range plan.Rungs {
+		tr := rec.tracks[i]
+		if len(tr) != 1 || tr[0].Width != r.Width || tr[0].Height != r.Height || !strings.HasPrefix(tr[0].Codec, "avc1.4D") {
+			t.Errorf("rung %s: tracks %+v", r.Name, tr)
+		}
+		v := rec.video[i]
+		first, last := v[0].pts, v[len(v)-1].pts
+		if !v[0].key {
+			t.Errorf("rung %s: first frame is not a keyframe", r.Name)
+		}
+		var outKeys, outPTS []time.Duration
+		for _, f := range v {
+			if !srcSet[f.pts] {
+				t.Errorf("rung %s: pts %v is not a source pts", r.Name, f.pts)
+				break
+			}
+			outPTS = append(outPTS, f.pts)
+			if f.key {
+				outKeys = append(outKeys, f.pts)
+			}
+		}
+		var wantKeys, wantPTS []time.Duration
+		for _, p := range srcKeys {
+			if p >= first && p <= last {
+				wantKeys = append(wantKeys, p)
+			}
+		}
+		for _, p := range srcPTS {
+			if p >= first && p <= last {
+				wantPTS = append(wantPTS, p)
+			}
+		}
+		sort.Slice(outPTS, func(a, b int) bool { return outPTS[a] < outPTS[b] })
+		sort.Slice(wantPTS, func(a, b int) bool { return wantPTS[a] < wantPTS[b] })
+		if fmt.Sprint(outKeys) != fmt.Sprint(wantKeys) {
+			t.Errorf("rung %s: keyframes %v, source's %v", r.Name, outKeys, wantKeys)
+		}
+		if fmt.Sprint(outPTS) != fmt.Sprint(wantPTS) {
+			t.Errorf("rung %s: %d frames between %v and %v, the source has %d", r.Name, len(outPTS), first, last, len(wantPTS))
+		}
+		if first != srcKeys[0] {
+			t.Errorf("rung %s: starts at %v, the source at %v", r.Name, first, srcKeys[0])
+		}
+		t.Logf("rung %s: %d frames, %d keyframes, %d audio frames", r.Name, len(v), len(outKeys), len(rec.audio[i]))
+
+		// Audio
+		at := rec.atracks[i]
+		if len(at) != 1 || at[0] == nil {
+			t.Errorf("rung %s: audio tracks %+v", r.Name, at)
+			continue
+		}
+		if r.AudioBitrate == 0 {
+			if at[0].Config.SampleRate != fx.src.Audio.Config.SampleRate || at[0].Config.ChannelCount != fx.src.Audio.Config.ChannelCount { //nolint:staticcheck
+				t.Errorf("rung %s: passthrough audio track %+v", r.Name, at[0].Config)
+			}
+			if !containsRun(srcAAC, rec.audio[i]) {
+				t.Errorf("rung %s: passthrough audio (%d frames) is not a run of the source's %d frames", r.Name, len(rec.audio[i]), len(srcAAC))
+			}
+		} else {
+			if at[0].Codec != "mp4a.40.2" || at[0].Config.SampleRate != 48000 {
+				t.Errorf("rung %s: audio track %s %+v", r.Name, at[0].Codec, at[0].Config)
+			}
+			// Bitrate of the AAC over the span: the encoder's average is close to the requested rate.
+			n := 0
+			for _, au := range rec.audio[i] {
+				n += len(au)
+			}
+			dur := time.Duration(len(rec.audio[i])) * 1024 * time.Second / 48000
+			rate := float64(n*8) / dur.Seconds()
+			if rate < 0.7*float64(r.AudioBitrate) || rate > 1.3*float64(r.AudioBitrate) {
+				t.Errorf("rung %s: AAC at %.0f bps, want about %d", r.Name, rate, r.AudioBitrate)
+			}
+			t.Logf("rung %s: AAC at %.0f bps (requested %d)", r.Name, rate, r.AudioBitrate)
+		}
+	}
+}
+
+// containsRun tells whether got is a contiguous run of want, byte for byte, and not empty.
+func containsRun(want, got [][]byte) bool {
+	if len(got) == 0 {
+		return false
+	}
+	for i := range want {
+		if bytes.Equal(want[i], got[0]) && i+len(got) <= len(want) {
+			ok := true
+			for j := range got {
+				if !bytes.Equal(want[i+j], got[j]) {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestSessionRestart kills ffmpeg with SIGKILL while a real-time source plays: State reports it, ffmpeg restarts,
+// and output flows again from a source keyframe.
+func TestSessionRestart(t *testing.T) {
+	fx := makeFixture(t)
+	before := runtime.NumGoroutine()
+	rungs := Ladder("STANDARD", "", 1920, 1080, 30).Rungs[2:] // 360p30, 160p30: light enough for real time anywhere
+	rec := newRecorder()
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), LowLatency: true}, fx.src, rungs, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	fed := make(chan struct{})
+	go func() { // the ingest goroutine: the fixture in a loop, in real time
+		defer close(fed)
+		start := time.Now()
+		span := 6 * time.Second
+		for loop := time.Duration(0); ; loop += span {
+			for _, f := range fx.frames {
+				at := start.Add(loop + f.DTS)
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Until(at)):
+				}
+				if f.Video {
+					s.WriteVideo(loop+f.PTS, loop+f.DTS, f.AU)
+				} else {
+					s.WriteAAC(loop+f.PTS, f.AU[0])
+				}
+			}
+		}
+	}()
+	rec.waitFor(t, 10*time.Second, "first output", func() bool { return len(rec.video[0]) > 10 && len(rec.video[1]) > 10 })
+	pid := s.pid()
+	if pid == 0 {
+		t.Fatal("no ffmpeg pid")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	rec.waitFor(t, 5*time.Second, "State(false)", func() bool { return len(rec.states) >= 1 })
+	rec.mu.Lock()
+	n0, n1 := len(rec.video[0]), len(rec.video[1])
+	st := rec.states[0]
+	rec.mu.Unlock()
+	if st.running || st.err == nil {
+		t.Fatalf("first state %+v, want down with an error", st)
+	}
+	t.Logf("down after %v: %v", st.at.Sub(killed), st.err)
+	rec.waitFor(t, 10*time.Second, "State(true) and output again", func() bool {
+		return len(rec.states) >= 2 && len(rec.video[0]) > n0+10 && len(rec.video[1]) > n1+10
+	})
+	close(stop)
+	<-fed
+	if s.pid() == pid {
+		t.Error("the same ffmpeg is still running")
+	}
+	s.Close()
+	s.WriteVideo(0, 0, [][]byte{{5}}) // after Close: ignored
+	checkGoroutines(t, before)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if !rec.states[1].running || rec.states[1].err != nil {
+		t.Errorf("second state %+v, want up", rec.states[1])
+	}
+	t.Logf("up again %v after the kill", rec.states[1].at.Sub(killed))
+	for i := range rungs {
+		v := rec.video[i]
+		f := v[map[int]int{0: n0, 1: n1}[i]]
+		if !f.key {
+			t.Errorf("rung %d: the first frame after the restart is not a keyframe", i)
+		}
+		for j := 1; j < len(v); j++ {
+			if v[j].dts <= v[j-1].dts {
+				t.Errorf("rung %d: dts goes back at frame %d: %v after %v", i, j, v[j].dts, v[j-1].dts)
+				break
+			}
+		}
+		if rec.overlap {
+			t.Error("overlapping Output calls for one rung")
+		}
+	}
+}
+
+func TestNoFFmpeg(t *testing.T) {
+	_, err := Start(Config{}, Source{}, nil, nil)
+	if err != ErrNoFFmpeg {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = Start(Config{FFmpeg: "/nonexistent/ffmpeg"}, Source{}, nil, nil)
+	if err == nil || !errors.Is(err, ErrNoFFmpeg) {
+		t.Fatalf("err = %v", err)
+	}
+}
