@@ -30,10 +30,9 @@ type fixture struct {
 }
 
 var (
-	fixtureOnce sync.Once
-	fixtureDir  string
-	fixtureVal  *fixture
-	fixtureErr  error
+	fixtureMu  sync.Mutex
+	fixtureDir string
+	fixtures   = map[string]*fixture{}
 )
 
 func TestMain(m *testing.M) {
@@ -52,45 +51,50 @@ func ffmpegPath(t testing.TB) string {
 	return p
 }
 
-// makeFixture generates the source once per test binary: 6 s of testsrc2 at 1920x1080, 30 fps, 1 s GOP with
-// B-frames, 48 kHz stereo AAC.
-func makeFixture(t testing.TB) *fixture {
+// makeFixture generates the 1080p30 source once per test binary: 6 s of testsrc2, 1 s GOP with B-frames, 48 kHz
+// stereo AAC.
+func makeFixture(t testing.TB) *fixture { return makeSource(t, "1920x1080", 30) }
+
+// makeSource generates (once per test binary) 6 s of testsrc2 at size and rate, x264 with B-frames and a 1 s GOP,
+// with 48 kHz stereo AAC, and reads it back with timestamps rounded to whole milliseconds.
+func makeSource(t testing.TB, size string, rate int) *fixture {
 	ff := ffmpegPath(t)
-	fixtureOnce.Do(func() {
-		fixtureDir, fixtureErr = os.MkdirTemp("", "transcode-fixture")
-		if fixtureErr != nil {
-			return
-		}
-		path := filepath.Join(fixtureDir, "src1080p30.ts")
-		out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
-			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-ac", "2",
-			"-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "bframes=2:b-adapt=0", "-g", "30", "-keyint_min", "30",
-			"-sc_threshold", "0", "-b:v", "4M", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-f", "mpegts", path).CombinedOutput()
-		if err != nil {
-			fixtureErr = fmt.Errorf("making the fixture: %v: %s", err, out)
-			return
-		}
-		ts, err := mediatest.ReadTS(path)
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		v, err := videoTrack(ts.SPS, ts.PPS)
-		if err != nil {
-			fixtureErr = err
-			return
-		}
-		f := &fixture{path: path, src: Source{Video: v, Audio: &hls.AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}}}
-		for _, fr := range ts.Frames {
-			fr.PTS, fr.DTS = fr.PTS.Round(time.Millisecond), fr.DTS.Round(time.Millisecond)
-			f.frames = append(f.frames, fr)
-		}
-		fixtureVal = f
-	})
-	if fixtureErr != nil {
-		t.Fatal(fixtureErr)
+	fixtureMu.Lock()
+	defer fixtureMu.Unlock()
+	key := fmt.Sprintf("%s@%d", size, rate)
+	if f := fixtures[key]; f != nil {
+		return f
 	}
-	return fixtureVal
+	if fixtureDir == "" {
+		d, err := os.MkdirTemp("", "transcode-fixture")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixtureDir = d
+	}
+	path := filepath.Join(fixtureDir, key+".ts")
+	out, err := exec.Command(ff, "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=%s:rate=%d", size, rate),
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6", "-ac", "2",
+		"-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "bframes=2:b-adapt=0", "-g", fmt.Sprint(rate), "-keyint_min", fmt.Sprint(rate),
+		"-sc_threshold", "0", "-b:v", "4M", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-f", "mpegts", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("making the fixture: %v: %s", err, out)
+	}
+	ts, err := mediatest.ReadTS(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := videoTrack(ts.SPS, ts.PPS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{path: path, src: Source{Video: v, Audio: &hls.AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}}}
+	for _, fr := range ts.Frames {
+		fr.PTS, fr.DTS = fr.PTS.Round(time.Millisecond), fr.DTS.Round(time.Millisecond)
+		f.frames = append(f.frames, fr)
+	}
+	fixtures[key] = f
+	return f
 }
 
 func isKey(au [][]byte) bool { return h264.IsRandomAccess(au) }
@@ -477,5 +481,71 @@ func TestNoFFmpeg(t *testing.T) {
 	_, err = Start(Config{FFmpeg: "/nonexistent/ffmpeg"}, Source{}, nil, nil)
 	if err == nil || !errors.Is(err, ErrNoFFmpeg) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestSession60to30 checks the 30 fps cap of a rung from a 60 fps source: every other frame, the source's
+// timestamps, every source keyframe kept; the 60 fps rung keeps every frame.
+func TestSession60to30(t *testing.T) {
+	fx := makeSource(t, "640x360", 60)
+	rungs := []Rung{{Name: "160p60", Width: 284, Height: 160, FPS: 60, VideoBitrate: 300_000},
+		{Name: "160p30", Width: 284, Height: 160, FPS: 30, VideoBitrate: 230_000, AudioBitrate: 48_000}}
+	rec := newRecorder()
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), QueueFrames: 2000}, fx.src, rungs, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcSet := map[time.Duration]bool{}
+	var srcKeys []time.Duration
+	for _, f := range fx.frames {
+		if f.Video {
+			s.WriteVideo(f.PTS, f.DTS, f.AU)
+			srcSet[f.PTS] = true
+			if isKey(f.AU) {
+				srcKeys = append(srcKeys, f.PTS)
+			}
+		} else {
+			s.WriteAAC(f.PTS, f.AU[0])
+		}
+	}
+	lastKey := srcKeys[len(srcKeys)-1]
+	rec.waitFor(t, 20*time.Second, "both rungs to reach the last keyframe", func() bool {
+		for i := range rungs {
+			v := rec.video[i]
+			if len(v) == 0 || v[len(v)-1].pts < lastKey {
+				return false
+			}
+		}
+		return true
+	})
+	s.Close()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var n [2]int
+	for i := range rungs {
+		var keys []time.Duration
+		for _, f := range rec.video[i] {
+			if !srcSet[f.pts] {
+				t.Fatalf("rung %d: pts %v is not a source pts", i, f.pts)
+			}
+			if f.pts < lastKey {
+				n[i]++
+			}
+			if f.key {
+				keys = append(keys, f.pts)
+			}
+		}
+		if fmt.Sprint(keys) != fmt.Sprint(srcKeys) {
+			t.Errorf("rung %d: keyframes %v, the source's %v", i, keys, srcKeys)
+		}
+	}
+	want := 0
+	for p := range srcSet {
+		if p < lastKey {
+			want++
+		}
+	}
+	if n[0] != want || n[1] != want/2 {
+		t.Errorf("frames before the last keyframe: 60 fps rung %d, 30 fps rung %d; the source has %d", n[0], n[1], want)
 	}
 }
