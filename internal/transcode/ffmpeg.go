@@ -19,7 +19,8 @@ func ffmpegArgs(cfg Config, src Source, rungs []Rung) []string {
 	a := []string{"-hide_banner", "-nostats", "-nostdin", "-loglevel", "error",
 		// Start quickly: the parameters are in the first keyframe (the feeder starts with one).
 		// (No -fflags nobuffer: it discards the packets read while probing, the first keyframe among them.)
-		"-probesize", "500000", "-analyzeduration", "500000",
+		// probesize leaves room for a large 1080p keyframe at 8.5 Mbps; analysis stops at half a second of media.
+		"-probesize", "5000000", "-analyzeduration", "500000",
 	}
 	if cfg.VideoEncoder == "h264_vaapi" {
 		a = append(a, "-init_hw_device", "vaapi=va:"+cfg.VAAPIDevice, "-filter_hw_device", "va")
