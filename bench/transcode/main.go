@@ -38,6 +38,7 @@ func main() {
 	src := flag.String("src", "", "1080p30 H.264+AAC MPEG-TS source (default: generated)")
 	ll := flag.Bool("ll", false, "low-latency channel (-tune zerolatency)")
 	unpaced := flag.Bool("unpaced", true, "also measure unpaced throughput (speed x real time)")
+	channels := flag.Int("channels", 1, "channels transcoded at once in the real-time run (each its own Session and ffmpeg)")
 	flag.Parse()
 
 	path := *src
@@ -83,13 +84,14 @@ func main() {
 	fmt.Printf("source %s: %dx%d, %d frames; ladder: %s; low latency %v; %d CPUs; load before: %s\n",
 		filepath.Base(path), s.Width(), s.Height(), len(frames), strings.Join(names, ", "), *ll, runtime.NumCPU(), loadavg())
 	fmt.Println()
-	fmt.Println("| preset | CPU per channel (% of one core) | Go side (% of one core) | channels on this machine (paced CPU) | unpaced speed (x real time) | latency p50 / p99 (top rung) | latency p50 / p99 (all rungs) | frames out / in (top rung) | load before |")
+	fmt.Printf("%d channel(s) at once in the real-time run\n\n", *channels)
+	fmt.Println("| preset | CPU per channel (% of one core) | Go side (% of one core) | channels on this machine (paced CPU) | unpaced speed (x real time) | latency p50 / p99 (top rung) | latency p50 / p99 (all rungs) | frames out / in (top rung, worst channel) | load before |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, preset := range strings.Split(*presets, ",") {
 		cfg := transcode.Config{FFmpeg: *ffmpeg, Preset: preset, LowLatency: *ll,
 			Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 		load := loadavg()
-		r := paced(cfg, source, plan.Rungs, frames, *dur)
+		r := paced(cfg, source, plan.Rungs, frames, *dur, *channels)
 		speed := "-"
 		if *unpaced {
 			speed = fmt.Sprintf("%.2f", unpacedSpeed(cfg, source, plan.Rungs, frames))
@@ -152,50 +154,65 @@ func rusage(who int) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// paced feeds the source in a loop, in real time, for d; CPU is ffmpeg's (the children's rusage once it has been
-// waited for) and the Go process's, over the wall time.
-func paced(cfg transcode.Config, src transcode.Source, rungs []transcode.Rung, frames []mediatest.Frame, d time.Duration) result {
-	c := &collector{written: map[time.Duration]time.Time{}, lat: make([][]time.Duration, len(rungs)),
-		count: make([]int, len(rungs)), last: make([]time.Duration, len(rungs))}
+// paced feeds the source to n sessions at once, each in a loop, in real time, for d; CPU is ffmpeg's (the
+// children's rusage once they have been waited for) and the Go process's, over the wall time, per channel.
+func paced(cfg transcode.Config, src transcode.Source, rungs []transcode.Rung, frames []mediatest.Frame, d time.Duration, n int) result {
+	cs := make([]*collector, n)
+	ins := make([]int, n)
 	child0, self0 := rusage(syscall.RUSAGE_CHILDREN), rusage(syscall.RUSAGE_SELF)
 	start := time.Now()
-	c.warm = start.Add(3 * time.Second)
-	s, err := transcode.Start(cfg, src, rungs, c)
-	if err != nil {
-		log.Fatal(err)
+	var wg sync.WaitGroup
+	for ch := range n {
+		c := &collector{written: map[time.Duration]time.Time{}, lat: make([][]time.Duration, len(rungs)),
+			count: make([]int, len(rungs)), last: make([]time.Duration, len(rungs)), warm: start.Add(3 * time.Second)}
+		cs[ch] = c
+		s, err := transcode.Start(cfg, src, rungs, c)
+		if err != nil {
+			log.Fatal(err)
+		}
+		wg.Add(1)
+		go func() { // this channel's ingest goroutine
+			defer wg.Done()
+			span := frames[len(frames)-1].DTS - frames[0].DTS + 33*time.Millisecond
+		feed:
+			for loop := time.Duration(0); ; loop += span {
+				for _, f := range frames {
+					at := start.Add(loop + f.DTS - frames[0].DTS)
+					if at.Sub(start) > d {
+						break feed
+					}
+					time.Sleep(time.Until(at))
+					if f.Video {
+						c.mu.Lock()
+						c.written[loop+f.PTS] = time.Now()
+						c.mu.Unlock()
+						s.WriteVideo(loop+f.PTS, loop+f.DTS, f.AU)
+						ins[ch]++
+					} else {
+						s.WriteAAC(loop+f.PTS, f.AU[0])
+					}
+				}
+			}
+			// Let the pipeline drain a moment (ffmpeg holds a few frames), then stop.
+			time.Sleep(time.Second)
+			s.Close()
+		}()
 	}
-	span := frames[len(frames)-1].DTS - frames[0].DTS + 33*time.Millisecond
-	in := 0
-feed:
-	for loop := time.Duration(0); ; loop += span {
-		for _, f := range frames {
-			at := start.Add(loop + f.DTS - frames[0].DTS)
-			if at.Sub(start) > d {
-				break feed
-			}
-			time.Sleep(time.Until(at))
-			if f.Video {
-				c.mu.Lock()
-				c.written[loop+f.PTS] = time.Now()
-				c.mu.Unlock()
-				s.WriteVideo(loop+f.PTS, loop+f.DTS, f.AU)
-				in++
-			} else {
-				s.WriteAAC(loop+f.PTS, f.AU[0])
-			}
+	wg.Wait()
+	wall := time.Since(start)
+	r := result{cpu: float64(rusage(syscall.RUSAGE_CHILDREN)-child0) / float64(wall) / float64(n),
+		goCPU: float64(rusage(syscall.RUSAGE_SELF)-self0) / float64(wall) / float64(n), in: ins[0], outTop: cs[0].count[0]}
+	var all, top []time.Duration
+	for ch, c := range cs {
+		if c.count[0]*ins[0] < r.outTop*ins[ch] {
+			r.in, r.outTop = ins[ch], c.count[0]
+		}
+		top = append(top, c.lat[0]...)
+		for _, l := range c.lat {
+			all = append(all, l...)
 		}
 	}
-	// Let the pipeline drain a moment (ffmpeg holds a few frames), then stop.
-	time.Sleep(time.Second)
-	s.Close()
-	wall := time.Since(start)
-	r := result{cpu: float64(rusage(syscall.RUSAGE_CHILDREN)-child0) / float64(wall),
-		goCPU: float64(rusage(syscall.RUSAGE_SELF)-self0) / float64(wall), in: in, outTop: c.count[0]}
-	var all []time.Duration
-	for _, l := range c.lat {
-		all = append(all, l...)
-	}
-	r.topP50, r.topP99 = pct(c.lat[0], 0.5), pct(c.lat[0], 0.99)
+	r.topP50, r.topP99 = pct(top, 0.5), pct(top, 0.99)
 	r.allP50, r.allP99 = pct(all, 0.5), pct(all, 0.99)
 	return r
 }
