@@ -94,7 +94,8 @@ func main() {
 		r := paced(cfg, source, plan.Rungs, frames, *dur, *channels)
 		speed := "-"
 		if *unpaced {
-			speed = fmt.Sprintf("%.2f", unpacedSpeed(cfg, source, plan.Rungs, frames))
+			x, cpu := unpacedSpeed(cfg, source, plan.Rungs, frames)
+			speed = fmt.Sprintf("%.2f (CPU %.0f%% of a core per media second)", x, 100*cpu)
 		}
 		fmt.Printf("| %s | %.0f%% | %.0f%% | %.1f | %s | %v / %v | %v / %v | %d / %d | %s |\n", preset, 100*r.cpu, 100*r.goCPU,
 			float64(runtime.NumCPU())/(r.cpu+r.goCPU), speed, r.topP50, r.topP99, r.allP50, r.allP99, r.outTop, r.in, load)
@@ -228,7 +229,7 @@ func pct(l []time.Duration, q float64) time.Duration {
 
 // unpacedSpeed writes the whole source at once (a queue big enough to hold it) and times until every rung has
 // passed the source's last keyframe: source duration over wall time.
-func unpacedSpeed(cfg transcode.Config, src transcode.Source, rungs []transcode.Rung, frames []mediatest.Frame) float64 {
+func unpacedSpeed(cfg transcode.Config, src transcode.Source, rungs []transcode.Rung, frames []mediatest.Frame) (speed, cpu float64) {
 	cfg.QueueFrames = len(frames) + 1
 	c := &collector{written: map[time.Duration]time.Time{}, lat: make([][]time.Duration, len(rungs)),
 		count: make([]int, len(rungs)), last: make([]time.Duration, len(rungs))}
@@ -238,6 +239,7 @@ func unpacedSpeed(cfg transcode.Config, src transcode.Source, rungs []transcode.
 			lastKey = f.PTS
 		}
 	}
+	child0 := rusage(syscall.RUSAGE_CHILDREN)
 	start := time.Now()
 	s, err := transcode.Start(cfg, src, rungs, c)
 	if err != nil {
@@ -267,5 +269,6 @@ func unpacedSpeed(cfg transcode.Config, src transcode.Source, rungs []transcode.
 	}
 	wall := time.Since(start)
 	s.Close()
-	return float64(lastKey-frames[0].PTS) / float64(wall)
+	media := float64(lastKey - frames[0].PTS)
+	return media / float64(wall), float64(rusage(syscall.RUSAGE_CHILDREN)-child0) / media
 }

@@ -231,6 +231,9 @@ func TestSessionStandard1080p30(t *testing.T) {
 	}
 	var srcPTS, srcKeys []time.Duration
 	var srcAAC [][]byte
+	s.WriteVideo(0, 0, nil) // empty access units are ignored, not a crash of the feeder
+	s.WriteVideo(0, 0, [][]byte{{}})
+	s.WriteAAC(0, nil)
 	for _, f := range fx.frames {
 		if f.Video {
 			s.WriteVideo(f.PTS, f.DTS, f.AU)

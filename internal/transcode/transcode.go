@@ -193,6 +193,10 @@ func Start(cfg Config, src Source, rungs []Rung, out Output) (*Session, error) {
 // WriteVideo queues a source access unit (NAL units without start codes; au must not be modified afterwards). It
 // never blocks: when the queue is full, frames are dropped up to the next keyframe.
 func (s *Session) WriteVideo(pts, dts time.Duration, au [][]byte) {
+	au = nonEmpty(au)
+	if len(au) == 0 {
+		return
+	}
 	key := h264.IsRandomAccess(au)
 	if s.dropping && !key {
 		s.dropped++
@@ -203,6 +207,9 @@ func (s *Session) WriteVideo(pts, dts time.Duration, au [][]byte) {
 
 // WriteAAC queues a source AAC access unit (never blocking; dropped with the video while the queue overflows).
 func (s *Session) WriteAAC(pts time.Duration, au []byte) {
+	if len(au) == 0 {
+		return
+	}
 	if s.dropping {
 		s.dropped++
 		return
@@ -428,7 +435,8 @@ func (s *Session) up() {
 // feed writes queued frames into ffmpeg's stdin as MPEG-TS, from the first keyframe, until the process exits.
 func (s *Session) feed(p *proc, exited <-chan struct{}) {
 	defer p.stdin.Close()
-	bw := bufio.NewWriterSize(p.stdin, 64<<10)
+	pipe := &errWriter{w: p.stdin}
+	bw := bufio.NewWriterSize(pipe, 64<<10)
 	vt := &mpegts.Track{Codec: &tscodecs.H264{}}
 	tracks := []*mpegts.Track{vt}
 	var at *mpegts.Track
@@ -441,7 +449,7 @@ func (s *Session) feed(p *proc, exited <-chan struct{}) {
 		s.log.Error("transcode: mpeg-ts writer", "err", err)
 		return
 	}
-	started := false
+	started, badFrame := false, false
 	var base int64
 	for {
 		var f frame
@@ -475,10 +483,31 @@ func (s *Session) feed(p *proc, exited <-chan struct{}) {
 		if err == nil {
 			err = bw.Flush()
 		}
-		if err != nil {
+		if pipe.err != nil {
 			return // ffmpeg is gone (or going): run reports why
 		}
+		if err != nil && !badFrame {
+			// A frame the TS writer refuses (an AAC frame too large for ADTS...): skipped; logged once.
+			badFrame = true
+			s.log.Warn("transcode: a source frame cannot be written to ffmpeg; skipped", "err", err)
+		}
 	}
+}
+
+// nonEmpty returns au without empty NAL units (the TS writer needs a first byte), copying only when there are any.
+func nonEmpty(au [][]byte) [][]byte {
+	for i, n := range au {
+		if len(n) == 0 {
+			out := append([][]byte(nil), au[:i]...)
+			for _, n := range au[i+1:] {
+				if len(n) > 0 {
+					out = append(out, n)
+				}
+			}
+			return out
+		}
+	}
+	return au
 }
 
 func hasNALU(au [][]byte, t h264.NALUType) bool {
@@ -488,6 +517,23 @@ func hasNALU(au [][]byte, t h264.NALUType) bool {
 		}
 	}
 	return false
+}
+
+// errWriter remembers the first error of the writer underneath (the pipe to ffmpeg).
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // tailBuffer keeps the last max bytes written (ffmpeg's stderr).
