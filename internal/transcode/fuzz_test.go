@@ -71,7 +71,7 @@ func FuzzDemux(f *testing.F) {
 		var base atomic.Int64
 		base.Store(12345)
 		cfg := mpeg4audio.AudioSpecificConfig{Type: 2, SampleRate: 44100, ChannelCount: 2, ChannelConfig: 2} //nolint:staticcheck
-		r := newRungReader(0, &nopOutput{t: t}, offsetTicks, &base, &hls.AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}, nil)
+		r := newRungReader(0, &nopOutput{t: t}, &announced{}, offsetTicks, &base, &hls.AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}, nil)
 		_ = demux(context.Background(), bytes.NewReader(data), r)
 	})
 }
@@ -80,7 +80,7 @@ func FuzzDemux(f *testing.F) {
 func TestDemuxSynthetic(t *testing.T) {
 	var base atomic.Int64
 	rec := newRecorder()
-	r := newRungReader(0, rec, tsMask-3000, &base, &hls.AudioTrack{Config: &mpeg4audio.AudioSpecificConfig{Type: 2, SampleRate: 48000, ChannelConfig: 2}}, nil)
+	r := newRungReader(0, rec, &announced{}, tsMask-3000, &base, &hls.AudioTrack{Config: &mpeg4audio.AudioSpecificConfig{Type: 2, SampleRate: 48000, ChannelConfig: 2}}, nil)
 	if err := demux(context.Background(), bytes.NewReader(synthTS(t)), r); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,6 +96,18 @@ func makeSource(t testing.TB, size string, rate int) *fixture {
 	}
 	fixtures[key] = f
 	return f
+}
+
+// testLog sends the session's log to the test's.
+func testLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, nil))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 func isKey(au [][]byte) bool { return h264.IsRandomAccess(au) }
@@ -225,7 +238,7 @@ func TestSessionStandard1080p30(t *testing.T) {
 		t.Fatalf("plan %+v", plan)
 	}
 	rec := newRecorder()
-	s, err := Start(Config{FFmpeg: ffmpegPath(t), QueueFrames: 2000}, fx.src, plan.Rungs, rec)
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), QueueFrames: 2000, Log: testLog(t)}, fx.src, plan.Rungs, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +410,7 @@ func TestSessionRestart(t *testing.T) {
 	before := runtime.NumGoroutine()
 	rungs := Ladder("STANDARD", "", 1920, 1080, 30).Rungs[2:] // 360p30, 160p30: light enough for real time anywhere
 	rec := newRecorder()
-	s, err := Start(Config{FFmpeg: ffmpegPath(t), LowLatency: true}, fx.src, rungs, rec)
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), LowLatency: true, Log: testLog(t)}, fx.src, rungs, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,6 +486,9 @@ func TestSessionRestart(t *testing.T) {
 		if rec.overlap {
 			t.Error("overlapping Output calls for one rung")
 		}
+		if len(rec.tracks[i]) != 1 { // the same parameters after the restart: no new Track
+			t.Errorf("rung %d: %d Track calls", i, len(rec.tracks[i]))
+		}
 	}
 }
 
@@ -494,7 +510,7 @@ func TestSession60to30(t *testing.T) {
 	rungs := []Rung{{Name: "160p60", Width: 284, Height: 160, FPS: 60, VideoBitrate: 300_000},
 		{Name: "160p30", Width: 284, Height: 160, FPS: 30, VideoBitrate: 230_000, AudioBitrate: 48_000}}
 	rec := newRecorder()
-	s, err := Start(Config{FFmpeg: ffmpegPath(t), QueueFrames: 2000}, fx.src, rungs, rec)
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), QueueFrames: 2000, Log: testLog(t)}, fx.src, rungs, rec)
 	if err != nil {
 		t.Fatal(err)
 	}

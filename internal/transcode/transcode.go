@@ -140,6 +140,8 @@ type Session struct {
 	cur    *exec.Cmd
 
 	down atomic.Bool // reported down, not yet up again
+
+	tracks []announced // per rung, used by its reader goroutines (one at a time)
 }
 
 // Start starts transcoding src into rungs: ffmpeg is running when it returns. It fails with ErrNoFFmpeg when
@@ -180,7 +182,7 @@ func Start(cfg Config, src Source, rungs []Rung, out Output) (*Session, error) {
 		cfg.Log = slog.Default()
 	}
 	s := &Session{cfg: cfg, src: src, rungs: rungs, out: out, log: cfg.Log.With("component", "transcode"),
-		args: ffmpegArgs(cfg, src, rungs), queue: make(chan frame, cfg.QueueFrames), done: make(chan struct{})}
+		tracks: make([]announced, len(rungs)), args: ffmpegArgs(cfg, src, rungs), queue: make(chan frame, cfg.QueueFrames), done: make(chan struct{})}
 	p, err := s.spawn()
 	if err != nil {
 		return nil, err
@@ -399,7 +401,7 @@ func (s *Session) run(p *proc) error {
 					expect = &hls.AudioTrack{Config: &c, Codec: "mp4a.40.2"}
 				}
 			}
-			rr := newRungReader(i, s.out, offsetTicks, &p.base, expect, s.up)
+			rr := newRungReader(i, s.out, &s.tracks[i], offsetTicks, &p.base, expect, s.up)
 			if err := demux(context.Background(), f, rr); err != nil {
 				// Unreadable output: end this process (and restart), rather than let ffmpeg block on the pipe.
 				demuxErr.Store(fmt.Errorf("rung %s: %w", s.rungs[i].Name, err))

@@ -144,15 +144,20 @@ type rungReader struct {
 	expect   *hls.AudioTrack // the audio track expected before any audio arrives
 	vu, au   unwrapper
 
-	vtrack     *hls.VideoTrack // the last announced
-	announced  *hls.AudioTrack
+	*announced      // the tracks last announced for the rung, kept across restarts of ffmpeg
 	started    bool // a keyframe has gone out
 	onFirst    func()
 	firstFired bool
 }
 
-func newRungReader(rung int, out Output, offset int64, base *atomic.Int64, expect *hls.AudioTrack, onFirst func()) *rungReader {
-	return &rungReader{rung: rung, out: out, offset: offset, base: base, hasAudio: expect != nil, expect: expect,
+// announced is what Track last told the Output about a rung.
+type announced struct {
+	vtrack *hls.VideoTrack
+	atrack *hls.AudioTrack
+}
+
+func newRungReader(rung int, out Output, last *announced, offset int64, base *atomic.Int64, expect *hls.AudioTrack, onFirst func()) *rungReader {
+	return &rungReader{rung: rung, out: out, announced: last, offset: offset, base: base, hasAudio: expect != nil, expect: expect,
 		vu: unwrapper{last: offset}, au: unwrapper{last: offset}, onFirst: onFirst}
 }
 
@@ -195,12 +200,10 @@ func (r *rungReader) video(pts, dts int64, au [][]byte) {
 			}
 		} else {
 			r.vtrack = &v
-			a := r.announced
-			if a == nil {
-				a = r.expect
+			if r.atrack == nil {
+				r.atrack = r.expect
 			}
-			r.announced = a
-			r.out.Track(r.rung, v, a)
+			r.out.Track(r.rung, v, r.atrack)
 		}
 	}
 	r.started = true
@@ -220,12 +223,12 @@ func (r *rungReader) audio(pts int64, pkts mpeg4audio.ADTSPackets) {
 		if pkt.SampleRate <= 0 {
 			continue
 		}
-		if r.announced == nil || r.announced.Config.Type != pkt.Type || r.announced.Config.SampleRate != pkt.SampleRate ||
-			r.announced.Config.ChannelConfig != pkt.ChannelConfig {
+		if r.atrack == nil || r.atrack.Config.Type != pkt.Type || r.atrack.Config.SampleRate != pkt.SampleRate ||
+			r.atrack.Config.ChannelConfig != pkt.ChannelConfig {
 			cfg := &mpeg4audio.AudioSpecificConfig{Type: pkt.Type, SampleRate: pkt.SampleRate,
 				ChannelConfig: pkt.ChannelConfig, ChannelCount: pkt.ChannelCount} //nolint:staticcheck
-			r.announced = &hls.AudioTrack{Config: cfg, Codec: fmt.Sprintf("mp4a.40.%d", pkt.Type)}
-			r.out.Track(r.rung, *r.vtrack, r.announced)
+			r.atrack = &hls.AudioTrack{Config: cfg, Codec: fmt.Sprintf("mp4a.40.%d", pkt.Type)}
+			r.out.Track(r.rung, *r.vtrack, r.atrack)
 		}
 		t := p + int64(i)*mpeg4audio.SamplesPerAccessUnit*clockRate/int64(pkt.SampleRate)
 		r.out.Audio(r.rung, fromTicks(t-r.offset+r.base.Load()), pkt.AU)
