@@ -21,9 +21,10 @@
 //
 // bench/transcode (its README has the commands and the full tables) on the shared 2-core development machine, for
 // STANDARD's 1080p30 ladder (720p30, 480p30, 360p30, 160p30 from a 1080p30 source): ffmpeg takes about 75% of one
-// core per channel with the default preset superfast (veryfast about 90%, ultrafast about 55%), so an idle 2-core
-// machine carries 2 such channels in real time, not 3; the transcoder adds about 0.55 s (p50) on NORMAL channels and
-// about 0.2 s on LOW latency channels (-tune zerolatency). superfast is the default: veryfast costs some 20% more
+// core per channel with the default preset superfast (veryfast about 90%, ultrafast about 55%): by CPU an idle
+// 2-core machine carries 2 such channels (not 3; two at once could not be verified on the shared machine, where they
+// fell behind), and a shared one carries 1. The transcoder adds about 0.55 s (p50) on NORMAL channels and about 0.2 s
+// on LOW latency channels (-tune zerolatency). superfast is the default: veryfast costs some 20% more
 // CPU for a little quality, ultrafast saves a third of it but drops CABAC and B-frames, visibly worse at these
 // bitrates.
 package transcode
