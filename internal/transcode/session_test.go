@@ -568,3 +568,36 @@ func TestSession60to30(t *testing.T) {
 		t.Errorf("frames before the last keyframe: 60 fps rung %d, 30 fps rung %d; the source has %d", n[0], n[1], want)
 	}
 }
+
+// TestSessionFFmpegFails runs an ffmpeg that cannot start its encoder: State reports it with ffmpeg's own words,
+// and Close ends the session during the backoff, leaking nothing.
+func TestSessionFFmpegFails(t *testing.T) {
+	fx := makeFixture(t)
+	before := runtime.NumGoroutine()
+	rec := newRecorder()
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), VideoEncoder: "no_such_encoder", Log: testLog(t)}, fx.src,
+		Ladder("STANDARD", "", 1920, 1080, 30).Rungs[3:], rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fx.frames[:100] {
+		if f.Video {
+			s.WriteVideo(f.PTS, f.DTS, f.AU)
+		} else {
+			s.WriteAAC(f.PTS, f.AU[0])
+		}
+	}
+	rec.waitFor(t, 10*time.Second, "State(false)", func() bool { return len(rec.states) > 0 })
+	start := time.Now()
+	s.Close()
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	checkGoroutines(t, before)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if st := rec.states[0]; st.running || st.err == nil || !strings.Contains(st.err.Error(), "no_such_encoder") {
+		t.Errorf("state %+v: want down, with ffmpeg's message", st)
+	}
+	t.Logf("reported: %v", rec.states[0].err)
+}
