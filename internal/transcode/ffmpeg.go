@@ -26,25 +26,7 @@ func ffmpegArgs(cfg Config, src Source, rungs []Rung) []string {
 		a = append(a, "-init_hw_device", "vaapi=va:"+cfg.VAAPIDevice, "-filter_hw_device", "va")
 	}
 	a = append(a, "-f", "mpegts", "-copyts", "-i", "pipe:0")
-	var g strings.Builder
-	fmt.Fprintf(&g, "[0:v]split=%d", len(rungs))
-	for i := range rungs {
-		fmt.Fprintf(&g, "[s%d]", i)
-	}
-	for i, r := range rungs {
-		fmt.Fprintf(&g, ";[s%d]", i)
-		if r.FPS <= 30 {
-			g.WriteString(selectHalf + ",")
-		}
-		fmt.Fprintf(&g, "scale=%d:%d", r.Width, r.Height)
-		if cfg.VideoEncoder == "h264_vaapi" {
-			g.WriteString(",format=nv12,hwupload")
-		} else {
-			g.WriteString(",format=yuv420p")
-		}
-		fmt.Fprintf(&g, "[v%d]", i)
-	}
-	a = append(a, "-filter_complex", g.String())
+	a = append(a, "-filter_complex", filterGraph(cfg, rungs))
 	for i, r := range rungs {
 		a = append(a, "-map", fmt.Sprintf("[v%d]", i))
 		a = append(a, videoArgs(cfg, r)...)
@@ -62,6 +44,69 @@ func ffmpegArgs(cfg Config, src Source, rungs []Rung) []string {
 			"-omit_video_pes_length", "0", "-mpegts_copyts", "1", fmt.Sprintf("pipe:%d", 3+i))
 	}
 	return a
+}
+
+// filterGraph scales the decoded source to every rung, output [v0], [v1]... When the rungs come highest first (in
+// size and framerate, as Ladder returns them) it cascades: each rung is scaled from the one above it, and the 30 fps
+// cap applied once, where the framerate drops. Measured on the STANDARD 1080p30 ladder with superfast (bench
+// source, 20 s): 12.4 to 13.3 CPU-seconds against 15.7 to 16.1 for four scalers from the 1080p source, a fifth less
+// CPU per channel. Otherwise each rung is scaled from the source.
+func filterGraph(cfg Config, rungs []Rung) string {
+	tail := ",format=yuv420p"
+	if cfg.VideoEncoder == "h264_vaapi" {
+		tail = ",format=nv12,hwupload"
+	}
+	var g strings.Builder
+	if !cascades(rungs) {
+		fmt.Fprintf(&g, "[0:v]split=%d", len(rungs))
+		for i := range rungs {
+			fmt.Fprintf(&g, "[s%d]", i)
+		}
+		for i, r := range rungs {
+			fmt.Fprintf(&g, ";[s%d]", i)
+			if r.FPS <= 30 {
+				g.WriteString(selectHalf + ",")
+			}
+			fmt.Fprintf(&g, "scale=%d:%d%s[v%d]", r.Width, r.Height, tail, i)
+		}
+		return g.String()
+	}
+	in := "[0:v]"
+	for i, r := range rungs {
+		if i > 0 {
+			g.WriteString(";")
+		}
+		g.WriteString(in)
+		if r.FPS <= 30 && (i == 0 || rungs[i-1].FPS > 30) {
+			g.WriteString(selectHalf + ",")
+		}
+		fmt.Fprintf(&g, "scale=%d:%d,format=yuv420p", r.Width, r.Height)
+		out := fmt.Sprintf("[v%d]", i)
+		if tail != ",format=yuv420p" {
+			out = fmt.Sprintf("[t%d]", i)
+		}
+		if i < len(rungs)-1 {
+			in = fmt.Sprintf("[c%d]", i+1)
+			fmt.Fprintf(&g, ",split=2%s%s", out, in)
+		} else {
+			g.WriteString(out)
+		}
+		if tail != ",format=yuv420p" {
+			fmt.Fprintf(&g, ";[t%d]%s[v%d]", i, tail[1:], i)
+		}
+	}
+	return g.String()
+}
+
+// cascades tells whether every rung is no larger and no faster than the one before it.
+func cascades(rungs []Rung) bool {
+	for i := 1; i < len(rungs); i++ {
+		p, r := rungs[i-1], rungs[i]
+		if r.Width > p.Width || r.Height > p.Height || r.FPS > p.FPS {
+			return false
+		}
+	}
+	return true
 }
 
 // videoArgs are a rung's encoder options.
