@@ -20,13 +20,13 @@
 // # Measurements
 //
 // bench/transcode (its README has the commands and the full tables) on the shared 2-core development machine, for
-// STANDARD's 1080p30 ladder (720p30, 480p30, 360p30, 160p30 from a 1080p30 source): ffmpeg takes about 75% of one
-// core per channel with the default preset superfast (veryfast about 90%, ultrafast about 55%): by CPU an idle
-// 2-core machine carries 2 such channels (not 3; two at once could not be verified on the shared machine, where they
-// fell behind), and a shared one carries 1. The transcoder adds about 0.55 s (p50) on NORMAL channels and about 0.2 s
-// on LOW latency channels (-tune zerolatency). superfast is the default: veryfast costs some 20% more
-// CPU for a little quality, ultrafast saves a third of it but drops CABAC and B-frames, visibly worse at these
-// bitrates.
+// STANDARD's 1080p30 ladder (720p30, 480p30, 360p30, 160p30 from a 1080p30 source, scalers cascaded): ffmpeg takes
+// about 65% of one core per channel with the default preset superfast (veryfast about 80%, ultrafast about 50%):
+// by CPU an idle 2-core machine carries 2 such channels with headroom (2.8 by division; two at once could not be
+// verified on the shared machine, where other load left them one core and they fell behind), a shared one 1. The
+// transcoder adds about 0.55 s (p50; p99 0.75 s) on NORMAL channels and about 0.2 s (p99 0.35 s without stalls) on
+// LOW latency channels (-tune zerolatency). superfast is the default: veryfast costs a quarter more CPU for a
+// little quality, ultrafast saves a quarter but drops CABAC and B-frames, visibly worse at these bitrates.
 package transcode
 
 import (
