@@ -26,7 +26,7 @@
 // verified on the shared machine, where other load left them one core and they fell behind), a shared one 1. The
 // transcoder adds about 0.55 s (p50; p99 0.75 s) on NORMAL channels and about 0.2 s (p99 0.35 s without stalls) on
 // LOW latency channels (-tune zerolatency). superfast is the default: veryfast costs a quarter more CPU for a
-// little quality, ultrafast saves a quarter but drops CABAC and B-frames, visibly worse at these bitrates.
+// little quality, ultrafast saves a quarter but drops CABAC and B-frames (quality: see the README).
 package transcode
 
 import (
