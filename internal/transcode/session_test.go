@@ -601,3 +601,70 @@ func TestSessionFFmpegFails(t *testing.T) {
 	}
 	t.Logf("reported: %v", rec.states[0].err)
 }
+
+// TestSessionClockWrap starts ffmpeg's input 65 s before the 33-bit MPEG-TS clock wraps (what a process meets after
+// 26.5 hours) and feeds 72 s: the output stays on the source's timeline across the wrap. (ffmpeg's demuxer adds 2^33
+// to timestamps after a wrap when its first timestamp was more than 60 s before it, as ours always is; a first
+// timestamp closer to the wrap makes it subtract instead, which shifts the output: the offset avoids that case.)
+func TestSessionClockWrap(t *testing.T) {
+	fx := makeSource(t, "640x360", 30)
+	startOffset = 1<<tsBits - 65*clockRate
+	defer func() { startOffset = offsetTicks }()
+	rungs := []Rung{{Name: "160p30", Width: 284, Height: 160, FPS: 30, VideoBitrate: 230_000, AudioBitrate: 48_000}}
+	rec := newRecorder()
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), Preset: "ultrafast", QueueFrames: 10000, Log: testLog(t)}, fx.src, rungs, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcSet := map[time.Duration]bool{}
+	var srcKeys []time.Duration
+	span := 6 * time.Second
+	for loop := range 12 {
+		shift := time.Duration(loop) * span
+		for _, f := range fx.frames {
+			if f.Video {
+				s.WriteVideo(shift+f.PTS, shift+f.DTS, f.AU)
+				srcSet[shift+f.PTS] = true
+				if isKey(f.AU) {
+					srcKeys = append(srcKeys, shift+f.PTS)
+				}
+			} else {
+				s.WriteAAC(shift+f.PTS, f.AU[0])
+			}
+		}
+	}
+	lastKey := srcKeys[len(srcKeys)-1]
+	rec.waitFor(t, 40*time.Second, "output past the last keyframe", func() bool {
+		v := rec.video[0]
+		return len(v) > 0 && v[len(v)-1].pts >= lastKey
+	})
+	s.Close()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var keys []time.Duration
+	v := rec.video[0]
+	for i, f := range v {
+		if !srcSet[f.pts] {
+			t.Fatalf("pts %v (frame %d) is not a source pts", f.pts, i)
+		}
+		if i > 0 && f.dts <= v[i-1].dts {
+			t.Fatalf("dts goes back at frame %d: %v after %v", i, f.dts, v[i-1].dts)
+		}
+		if f.key {
+			keys = append(keys, f.pts)
+		}
+	}
+	if fmt.Sprint(keys) != fmt.Sprint(srcKeys) {
+		t.Errorf("keyframes %v, the source's %v", keys, srcKeys)
+	}
+	a := rec.apts[0]
+	for i := 1; i < len(a); i++ {
+		if a[i] <= a[i-1] || a[i]-a[i-1] > 100*time.Millisecond {
+			t.Fatalf("audio pts jump at frame %d: %v after %v", i, a[i], a[i-1])
+		}
+	}
+	if a[len(a)-1] < lastKey-time.Second {
+		t.Errorf("audio ends at %v", a[len(a)-1])
+	}
+	t.Logf("%d frames, %d keyframes, %d audio frames up to %v", len(v), len(keys), len(a), a[len(a)-1])
+}

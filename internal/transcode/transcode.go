@@ -15,6 +15,10 @@
 // with backoff (1 s, 2 s, 4 s, 8 s, 10 s...), fed from the next source keyframe; State(true, nil) follows when a
 // rung's output flows again. The caller falls back to the source rendition in between.
 //
+// Each process's input starts at 10 s on the 33-bit MPEG-TS clock (the session's source timeline is restored on the
+// way out), so ffmpeg meets the clock's wrap 26.5 hours into a process and corrects it (its demuxer adds 2^33 to
+// timestamps after a wrap; tested); a second wrap, 53 hours into one process, it would not: IVS streams end at 48 h.
+//
 // Without ffmpeg (Config.FFmpeg ""), Start returns ErrNoFFmpeg: the server runs, channels play their source only.
 //
 // # Measurements
@@ -109,6 +113,9 @@ type Output interface {
 // written is at 10 s, so B-frame reordering and audio slightly ahead of the first keyframe never go negative.
 const offsetTicks = 10 * clockRate
 
+// startOffset is offsetTicks, but for the test of a process whose input wraps the 33-bit clock.
+var startOffset int64 = offsetTicks
+
 // Backoff between restarts.
 const (
 	backoffMin = time.Second
@@ -146,6 +153,7 @@ type Session struct {
 	down atomic.Bool // reported down, not yet up again
 
 	tracks []announced // per rung, used by its reader goroutines (one at a time)
+	offset int64       // ticks: what the first frame fed to a process is written at
 }
 
 // Start starts transcoding src into rungs: ffmpeg is running when it returns. It fails with ErrNoFFmpeg when
@@ -186,7 +194,7 @@ func Start(cfg Config, src Source, rungs []Rung, out Output) (*Session, error) {
 		cfg.Log = slog.Default()
 	}
 	s := &Session{cfg: cfg, src: src, rungs: rungs, out: out, log: cfg.Log.With("component", "transcode"),
-		tracks: make([]announced, len(rungs)), args: ffmpegArgs(cfg, src, rungs), queue: make(chan frame, cfg.QueueFrames), done: make(chan struct{})}
+		tracks: make([]announced, len(rungs)), offset: startOffset, args: ffmpegArgs(cfg, src, rungs), queue: make(chan frame, cfg.QueueFrames), done: make(chan struct{})}
 	p, err := s.spawn()
 	if err != nil {
 		return nil, err
@@ -277,7 +285,7 @@ type proc struct {
 	outs   []*os.File // read ends of the rungs' pipes
 	stderr *tailBuffer
 	start  time.Time
-	// base is the source's timestamp, in ticks, of the first frame fed (written at offsetTicks); set by the
+	// base is the source's timestamp, in ticks, of the first frame fed (written at offset); set by the
 	// feeder before it writes anything, read by the rung readers.
 	base atomic.Int64
 }
@@ -405,7 +413,7 @@ func (s *Session) run(p *proc) error {
 					expect = &hls.AudioTrack{Config: &c, Codec: "mp4a.40.2"}
 				}
 			}
-			rr := newRungReader(i, s.out, &s.tracks[i], offsetTicks, &p.base, expect, s.up)
+			rr := newRungReader(i, s.out, &s.tracks[i], s.offset, &p.base, expect, s.up)
 			if err := demux(context.Background(), f, rr); err != nil {
 				// Unreadable output: end this process (and restart), rather than let ffmpeg block on the pipe.
 				demuxErr.Store(fmt.Errorf("rung %s: %w", s.rungs[i].Name, err))
@@ -474,7 +482,7 @@ func (s *Session) feed(p *proc, exited <-chan struct{}) {
 			base = toTicks(f.dts)
 			p.base.Store(base)
 		}
-		ticks := func(d time.Duration) int64 { return (toTicks(d) - base + offsetTicks) & tsMask }
+		ticks := func(d time.Duration) int64 { return (toTicks(d) - base + s.offset) & tsMask }
 		var err error
 		if f.video {
 			// Keyframes carry the parameter sets (ingest may have had them out of band only): ffmpeg's decoder
