@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -441,7 +440,11 @@ func TestSessionRestart(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("no ffmpeg pid")
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	proc, err := os.FindProcess(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
 	}
 	killed := time.Now()

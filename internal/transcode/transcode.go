@@ -295,6 +295,7 @@ func (s *Session) spawn() (*proc, error) {
 	cmd := exec.Command(s.cfg.FFmpeg, s.args...)
 	p := &proc{cmd: cmd, stderr: &tailBuffer{max: 4096}}
 	cmd.Stderr = p.stderr
+	detach(cmd)
 	var writers []*os.File
 	closeAll := func() {
 		for _, f := range append(p.outs, writers...) {
