@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command transcode measures internal/transcode: the CPU one transcoded channel costs (ffmpeg's rusage, as a
 // share of one core), how fast the machine transcodes when unpaced (so how many channels it sustains in real time),
 // and the latency the transcoder adds (source frame written to the Session, rung frame out), for x264 presets.
