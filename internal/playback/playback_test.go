@@ -17,6 +17,7 @@ import (
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
 	"github.com/openivs/openivs/internal/hls"
+	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/live"
 )
 
@@ -35,8 +36,95 @@ func (authority) RevokedThrough(context.Context, string, string) (int64, bool) {
 
 const playbackPath = "/api/video/v1/us-west-2.111111111111.channel.abcdefghijkl.m3u8"
 
-// liveServer packages the hls fixture (4.2 s of H.264 + AAC) as a live LOW-latency stream.
+// fixtureFrame is an access unit of the hls fixture: video (H.264, AVCC NAL units) or audio (one AAC frame).
+type fixtureFrame struct {
+	video    bool
+	pts, dts time.Duration
+	au       [][]byte
+}
+
+// fixtureDuration is the fixture's length: looping it shifts each loop by this much.
+const fixtureDuration = 4200 * time.Millisecond
+
+// fixture reads the hls fixture (4.2 s of 192x108 30 fps H.264 + AAC) and its tracks.
+func fixture(t testing.TB) (frames []fixtureFrame, video hls.VideoTrack, audio *hls.AudioTrack) {
+	t.Helper()
+	f, err := os.Open("../hls/testdata/source.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := &mpegts.Reader{R: bufio.NewReader(f)}
+	if err := r.Initialize(); err != nil {
+		t.Fatal(err)
+	}
+	toDur := func(x int64) time.Duration { return time.Duration(x) * time.Second / 90000 }
+	for _, tr := range r.Tracks() {
+		switch c := tr.Codec.(type) {
+		case *tscodecs.H264:
+			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
+				for _, n := range au {
+					switch h264.NALUType(n[0] & 0x1f) {
+					case h264.NALUTypeSPS:
+						video.SPS = n
+					case h264.NALUTypePPS:
+						video.PPS = n
+					}
+				}
+				if video.SPS != nil { // the stream starts at its first SPS
+					frames = append(frames, fixtureFrame{video: true, pts: toDur(pts), dts: toDur(dts), au: au})
+				}
+				return nil
+			})
+		case *tscodecs.MPEG4Audio:
+			cfg := c.Config
+			audio = &hls.AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}
+			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
+				if video.SPS != nil {
+					for _, au := range aus {
+						frames = append(frames, fixtureFrame{pts: toDur(pts), au: [][]byte{au}})
+					}
+				}
+				return nil
+			})
+		}
+	}
+	for r.Read() == nil {
+	}
+	video.Codec, video.Width, video.Height = "avc1.64000B", 192, 108
+	return frames, video, audio
+}
+
+// publisher feeds the fixture, looped, to a live LOW-latency stream packaged by a Server.
+type publisher struct {
+	frames []fixtureFrame
+	sink   ingest.Sink
+	next   int // frames written
+}
+
+// write writes the next frame of the looped fixture.
+func (p *publisher) write() {
+	f := p.frames[p.next%len(p.frames)]
+	off := time.Duration(p.next/len(p.frames)) * fixtureDuration
+	if f.video {
+		p.sink.WriteH264(0, f.pts+off, f.dts+off, f.au)
+	} else {
+		p.sink.WriteAAC(f.pts+off, f.au[0])
+	}
+	p.next++
+}
+
+// liveServer packages the hls fixture (4.2 s of H.264 + AAC) as a live LOW-latency stream, all of it written.
 func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
+	s, reg, p := livePublisher(t, container)
+	for range p.frames {
+		p.write()
+	}
+	return s, reg
+}
+
+// livePublisher starts a live LOW-latency stream of the fixture and returns its publisher, nothing written yet.
+func livePublisher(t testing.TB, container string) (*Server, *live.Registry, *publisher) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := live.NewRegistry(live.DefaultLimits, nil, log)
@@ -49,65 +137,12 @@ func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
 		t.Fatal(err)
 	}
 	ls.Describe([]live.Video{{Width: 192, Height: 108, Framerate: 30}}, nil)
-
-	f, err := os.Open("../hls/testdata/source.ts")
+	frames, video, audio := fixture(t)
+	sink, err := s.Package(ls, []hls.VideoTrack{video}, audio)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := &mpegts.Reader{R: bufio.NewReader(f)}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var sink interface {
-		WriteH264(int, time.Duration, time.Duration, [][]byte)
-		WriteAAC(time.Duration, []byte)
-	}
-	var audio *hls.AudioTrack
-	for _, tr := range r.Tracks() {
-		if c, ok := tr.Codec.(*tscodecs.MPEG4Audio); ok {
-			cfg := c.Config
-			audio = &hls.AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}
-			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
-				if sink != nil {
-					for _, au := range aus {
-						sink.WriteAAC(time.Duration(pts)*time.Second/90000, au)
-					}
-				}
-				return nil
-			})
-		}
-	}
-	for _, tr := range r.Tracks() {
-		if _, ok := tr.Codec.(*tscodecs.H264); ok {
-			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
-				if sink == nil {
-					var sps, pps []byte
-					for _, n := range au {
-						switch h264.NALUType(n[0] & 0x1f) {
-						case h264.NALUTypeSPS:
-							sps = n
-						case h264.NALUTypePPS:
-							pps = n
-						}
-					}
-					if sps == nil {
-						return nil
-					}
-					k, err := s.Package(ls, []hls.VideoTrack{{SPS: sps, PPS: pps, Codec: "avc1.64000B", Width: 192, Height: 108}}, audio)
-					if err != nil {
-						return err
-					}
-					sink = k
-				}
-				sink.WriteH264(0, time.Duration(pts)*time.Second/90000, time.Duration(dts)*time.Second/90000, au)
-				return nil
-			})
-		}
-	}
-	for r.Read() == nil {
-	}
-	return s, reg
+	return s, reg, &publisher{frames: frames, sink: sink}
 }
 
 func get(t testing.TB, h http.Handler, method, target string) *httptest.ResponseRecorder {
