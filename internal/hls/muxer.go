@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -105,6 +106,7 @@ type Muxer struct {
 	closed   bool
 	maxDur   time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
 	version  uint64        // publications so far: the playlist changes with each
+	target   atomic.Int64  // targetDuration(), readable without m.mu
 	shared   [2]struct {   // SharedPlaylist's bodies (full, delta) and the version they were rendered at
 		version uint64
 		body    []byte
@@ -150,6 +152,7 @@ func New(cfg Config) (*Muxer, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.target.Store(int64(m.targetDuration()))
 	return m, nil
 }
 
@@ -312,6 +315,7 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 			seg.Bitrate = int64(seg.Size) * 8 * int64(time.Second) / int64(seg.Duration)
 		}
 		m.maxDur = max(m.maxDur, seg.Duration)
+		m.target.Store(int64(m.targetDuration()))
 		m.open = nil
 		m.segStart = end
 		m.trim()
@@ -425,8 +429,10 @@ var ErrTooFar = errors.New("hls: requested media is too far in the future")
 var ErrGone = errors.New("hls: no such segment or part")
 
 // WaitPart returns part i of segment msn, waiting for it while it is the next part or close to it (a preload
-// hint, a blocking playlist request). It gives up when ctx ends.
-func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int) (*Part, error) {
+// hint, a blocking playlist request). It gives up when ctx ends, or after timeout (when > 0;
+// context.DeadlineExceeded). A part already published is returned without starting a timer.
+func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int, timeout time.Duration) (*Part, error) {
+	var expired <-chan time.Time
 	for {
 		m.mu.Lock()
 		if s := m.find(msn); s != nil && i < len(s.Parts) {
@@ -446,10 +452,17 @@ func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int) (*Part, error) 
 		if closed {
 			return nil, ErrClosed
 		}
+		if expired == nil && timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-expired:
+			return nil, context.DeadlineExceeded
 		}
 	}
 }
@@ -488,10 +501,11 @@ func (m *Muxer) has(msn uint64, part int) bool {
 	return s.Complete || part < len(s.Parts)
 }
 
-// Wait blocks until the playlist holds (msn, part) (part < 0: segment msn complete), the stream ends, or ctx ends
-// (then it returns nil: the caller serves the playlist as it is). ErrTooFar when the request is beyond the
-// server's reach.
-func (m *Muxer) Wait(ctx context.Context, msn uint64, part int) error {
+// Wait blocks until the playlist holds (msn, part) (part < 0: segment msn complete), the stream ends, ctx ends, or
+// timeout passes (when > 0); in the last two cases it returns nil: the caller serves the playlist as it is.
+// ErrTooFar when the request is beyond the server's reach.
+func (m *Muxer) Wait(ctx context.Context, msn uint64, part int, timeout time.Duration) error {
+	var expired <-chan time.Time
 	for {
 		m.mu.Lock()
 		if m.closed || m.has(msn, part) {
@@ -504,9 +518,16 @@ func (m *Muxer) Wait(ctx context.Context, msn uint64, part int) error {
 		}
 		ch := m.changed
 		m.mu.Unlock()
+		if expired == nil && timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			return nil
+		case <-expired:
 			return nil
 		}
 	}
@@ -528,9 +549,7 @@ func (m *Muxer) Changed() <-chan struct{} {
 
 // TargetDuration is the playlist's EXT-X-TARGETDURATION.
 func (m *Muxer) TargetDuration() time.Duration {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.targetDuration()
+	return time.Duration(m.target.Load())
 }
 
 // PeakBitrate is the highest bitrate of the segments in the window (bits per second), 0 before the first.
@@ -549,7 +568,7 @@ func (m *Muxer) PeakBitrate() int64 {
 // HLS, from Twitch), sent with chunked transfer while it is being made. ErrGone when there is no such segment.
 func (m *Muxer) StreamSegment(ctx context.Context, msn uint64, write func([]byte) error) error {
 	for i := 0; ; i++ {
-		p, err := m.WaitPart(ctx, msn, i)
+		p, err := m.WaitPart(ctx, msn, i, 0)
 		switch {
 		case err == nil:
 		case i > 0 && (errors.Is(err, ErrGone) || errors.Is(err, ErrClosed)):

@@ -332,14 +332,14 @@ func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	defer cancel()
 	gotPart := make(chan error, 1)
 	go func() {
-		p, err := m.WaitPart(ctx, msn, part)
+		p, err := m.WaitPart(ctx, msn, part, 0)
 		if err == nil && len(p.Data) == 0 {
 			err = errors.New("empty part")
 		}
 		gotPart <- err
 	}()
 	waited := make(chan error, 1)
-	go func() { waited <- m.Wait(ctx, msn, part) }()
+	go func() { waited <- m.Wait(ctx, msn, part, 0) }()
 	select {
 	case err := <-gotPart:
 		t.Fatalf("the hinted part was served before it existed: %v", err)
@@ -355,14 +355,27 @@ func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	if !strings.Contains(string(m.MediaPlaylist(RelativeURLs{Ext: "mp4"}, false)), mp.PreloadHint.URI) {
 		t.Error("the playlist after the wait does not list the hinted part")
 	}
-	if err := m.Wait(ctx, msn+5, 0); !errors.Is(err, ErrTooFar) {
+	if err := m.Wait(ctx, msn+5, 0, 0); !errors.Is(err, ErrTooFar) {
 		t.Errorf("a request five segments ahead: %v, want ErrTooFar", err)
+	}
+	// blocking requests give up after their timeout: the playlist is served as it is, the part is not
+	m.mu.Lock()
+	nextMSN, nextPart := m.nextMSN, 0
+	if m.open != nil {
+		nextMSN, nextPart = m.open.MSN, len(m.open.Parts)
+	}
+	m.mu.Unlock()
+	if err := m.Wait(ctx, nextMSN, nextPart, 20*time.Millisecond); err != nil {
+		t.Errorf("a blocking reload that timed out: %v, want nil", err)
+	}
+	if _, err := m.WaitPart(ctx, nextMSN, nextPart, 20*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a part that did not come in time: %v, want context.DeadlineExceeded", err)
 	}
 	m.Close()
 	m.mu.Lock()
 	next := m.nextMSN
 	m.mu.Unlock()
-	if _, err := m.WaitPart(ctx, next, 0); !errors.Is(err, ErrClosed) {
+	if _, err := m.WaitPart(ctx, next, 0, 0); !errors.Is(err, ErrClosed) {
 		t.Errorf("waiting for a part of an ended stream: %v, want ErrClosed", err)
 	}
 }

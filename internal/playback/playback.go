@@ -594,14 +594,13 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string)
 			writeError(w, http.StatusBadRequest, "bad_request", "_HLS_msn and _HLS_part must be non-negative integers")
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), blockingTimeout*rd.m.TargetDuration())
-		err = rd.m.Wait(ctx, msn, part)
-		cancel()
+		target := rd.m.TargetDuration()
+		err = rd.m.Wait(r.Context(), msn, part, blockingTimeout*target)
 		if errors.Is(err, hls.ErrTooFar) {
 			writeError(w, http.StatusBadRequest, "bad_request", "_HLS_msn/_HLS_part is too far beyond the live edge")
 			return
 		}
-		cache = "max-age=" + strconv.Itoa(int(rd.m.TargetDuration().Seconds())*6)
+		cache = "max-age=" + strconv.Itoa(int(target/time.Second)*6)
 	}
 	// Segment and part URLs are relative to the playlist ("<rendition>/<msn>.<part>.<ext>"), so they carry the
 	// session's token from its path: a segment's URL must stay the same from one reload to the next (hls.js
@@ -693,9 +692,7 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 		writeError(w, http.StatusNotFound, "not_found", "no such part")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), blockingTimeout*rd.m.TargetDuration())
-	p, err := rd.m.WaitPart(ctx, msn, int(i))
-	cancel()
+	p, err := rd.m.WaitPart(r.Context(), msn, int(i), blockingTimeout*rd.m.TargetDuration())
 	switch {
 	case errors.Is(err, hls.ErrTooFar):
 		writeError(w, http.StatusBadRequest, "bad_request", "the part is too far beyond the live edge")
