@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -246,6 +247,22 @@ func FuzzPlaybackRequest(f *testing.F) {
 		s.ServeHTTP(w, req.WithContext(ctx))
 		if w.Code >= 500 {
 			t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+		}
+	})
+}
+
+// FuzzQueryGet: queryGet answers as url.Values.Get of the parsed query.
+func FuzzQueryGet(f *testing.F) {
+	for _, seed := range []string{"_HLS_msn=3&_HLS_part=1&_HLS_skip=YES", "_HLS_msn=1;x=2&_HLS_msn=4", "_HLS%5Fmsn=%33", "_HLS_skip=Y%ZZ&_HLS_skip=v2",
+		"a=b+c&_HLS_part", "_HLS_msn&_HLS_msn=2", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, _ := url.ParseQuery(raw)
+		for _, k := range []string{"_HLS_msn", "_HLS_part", "_HLS_skip", "token"} {
+			if got, want := queryGet(raw, k), q.Get(k); got != want {
+				t.Fatalf("queryGet(%q, %q) = %q, url.Values.Get: %q", raw, k, got, want)
+			}
 		}
 	})
 }
