@@ -90,8 +90,8 @@ type Server struct {
 	log    *slog.Logger
 
 	mu       sync.RWMutex
-	channels map[string]*stream // live (and recently ended) streams by playback name "<region>.<account>.channel.<id>"
-	sessions map[sessionID]*session
+	channels map[string]*stream  // live (and recently ended) streams by playback name "<region>.<account>.channel.<id>"
+	sessions map[string]*session // by URL token
 	lengths  lengthCache
 
 	keyCache sync.Map // PEM → *ecdsa.PublicKey
@@ -123,6 +123,8 @@ type rendition struct {
 // session is one viewer's playback.
 type session struct {
 	id       sessionID
+	tok      string // the URL token that names it, sealed once
+	expires  int64  // the token's expiry, Unix seconds
 	st       *stream
 	channel  string // channel ARN
 	lastSeen atomic.Int64
@@ -149,7 +151,7 @@ func New(a Authority, cfg Config) *Server {
 		rand.Read(secret)
 	}
 	s := &Server{cfg: cfg, auth: a, sealer: auth.NewSealer(secret), log: cfg.Log,
-		channels: map[string]*stream{}, sessions: map[sessionID]*session{},
+		channels: map[string]*stream{}, sessions: map[string]*session{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.sweep()
 	return s
@@ -289,11 +291,11 @@ func (s *Server) sweepOnce() {
 	now := s.cfg.Now()
 	counts := map[*stream]int64{}
 	s.mu.Lock()
-	for id, ss := range s.sessions {
+	for tok, ss := range s.sessions {
 		last := time.Unix(0, ss.lastSeen.Load())
 		switch {
 		case now.Sub(last) > sessionIdle:
-			delete(s.sessions, id)
+			delete(s.sessions, tok)
 		case now.Sub(last) <= viewerActive && ss.st.ended.Load() == 0:
 			counts[ss.st]++
 		}
@@ -507,7 +509,9 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name 
 	rand.Read(ss.id[:])
 	ss.st = st
 	ss.lastSeen.Store(now.UnixNano())
-	tok := s.sealer.Seal(ss.id[:], now.Add(variantURLLife))
+	exp := now.Add(variantURLLife).Truncate(time.Second) // whole seconds, as sealed: ss.expires is the token's
+	tok := s.sealer.Seal(ss.id[:], exp)
+	ss.tok, ss.expires = tok, exp.Unix()
 	for _, rd := range st.renditions {
 		if !allowedResolution(ss.maxRes, rd.video) {
 			continue
@@ -520,7 +524,7 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name 
 		return
 	}
 	s.mu.Lock()
-	s.sessions[ss.id] = ss
+	s.sessions[tok] = ss
 	s.mu.Unlock()
 	s.write(w, r, hvPlaylist, hvNoCache, hls.Multivariant(rs, true))
 }
@@ -553,22 +557,20 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ctype, cache []st
 // session opens a URL token and finds its live session, applying the per-request checks.
 func (s *Server) session(w http.ResponseWriter, r *http.Request, tok string, playlist bool) (*session, bool) {
 	now := s.cfg.Now()
-	raw, err := s.sealer.Open(tok, now)
-	if err != nil {
-		refuse(w, err)
-		return nil, false
-	}
-	var id sessionID
-	if len(raw) != len(id) {
-		refuse(w, auth.Refuse(auth.ReasonURLSignature, "not a playback URL of this server"))
-		return nil, false
-	}
-	copy(id[:], raw)
 	s.mu.RLock()
-	ss := s.sessions[id]
+	ss := s.sessions[tok]
 	s.mu.RUnlock()
-	if ss == nil {
-		refuse(w, auth.Refuse(auth.ReasonSessionExpired, "this playback session has ended: load the playbackUrl again"))
+	// A token found is one this server sealed (the same string): only its expiry is left to check. Any other is
+	// opened, for the reason it is refused.
+	if ss == nil || now.Unix() >= ss.expires {
+		raw, err := s.sealer.Open(tok, now)
+		if err == nil && len(raw) != len(sessionID{}) {
+			err = auth.Refuse(auth.ReasonURLSignature, "not a playback URL of this server")
+		}
+		if err == nil {
+			err = auth.Refuse(auth.ReasonSessionExpired, "this playback session has ended: load the playbackUrl again")
+		}
+		refuse(w, err)
 		return nil, false
 	}
 	origin := r.Header.Get("Origin")
