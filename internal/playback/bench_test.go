@@ -345,3 +345,49 @@ func (f *connFetcher) get(ctx context.Context, target string, keep *[]byte) erro
 	}
 	return nil
 }
+
+// BenchmarkServe is the playback front's own cost per request, one request at a time, nothing to wait for: a
+// blocking playlist reload for the newest part (answered at once) and that part, each against the bare handler
+// doing only the media work (bareHandler) on the same stream in the same run. ServeHTTP is called directly.
+func BenchmarkServe(b *testing.B) {
+	s, _, p := livePublisher(b, "TS")
+	for range len(p.frames) + 15 { // the fixture, then half a second into its next loop: a segment under way
+		p.write()
+	}
+	rd := s.channels["us-west-2.111111111111.channel.abcdefghijkl"].renditions[0]
+	var mv, pl []byte
+	f := &handlerFetcher{h: s}
+	if err := f.get(context.Background(), playbackPath, &mv); err != nil {
+		b.Fatal(err)
+	}
+	variant := strings.TrimSpace(string(mv[bytes.LastIndex(mv, []byte("\n/v1/playlist/")):]))
+	if err := f.get(context.Background(), variant, &pl); err != nil {
+		b.Fatal(err)
+	}
+	msn, part, err := preloadHint(pl)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if part == 0 {
+		b.Fatal("the fixture should end inside a segment")
+	}
+	playlist := fmt.Sprintf("%s?_HLS_msn=%d&_HLS_part=%d&_HLS_skip=YES", variant, msn, part-1)
+	partURL := fmt.Sprintf("%s108p30/%d.%d.ts", variant[:strings.LastIndex(variant, "/")+1], msn, part-1)
+	for _, h := range []struct {
+		name string
+		h    http.Handler
+	}{{"playback", s}, {"bare", bareHandler(rd)}} {
+		for _, req := range []struct{ name, target string }{{"playlist", playlist}, {"part", partURL}} {
+			b.Run(req.name+"/"+h.name, func(b *testing.B) {
+				f := &handlerFetcher{h: h.h}
+				var body []byte
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := f.get(context.Background(), req.target, &body); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
