@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -158,7 +159,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		return fmt.Errorf("http listener: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           playbackFirst(play, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -211,6 +212,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// playbackFirst hands playback requests (thousands a second per watched channel) straight to play, without the
+// mux's pattern matching; any other request, and a playback path that is not clean (which the mux would redirect
+// to its cleaned form), goes to mux.
+func playbackFirst(play, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; playback.Owns(p) && !strings.Contains(p, "//") && !strings.Contains(p, "/.") && r.Method != http.MethodConnect {
+			play.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // countryResolver finds playback viewers' countries as configured: a trusted header, a MaxMind database, both
