@@ -105,12 +105,14 @@ type Muxer struct {
 	retired  []*Segment
 	closed   bool
 	maxDur   time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
-	version  uint64        // publications so far: the playlist changes with each
 	target   atomic.Int64  // targetDuration(), readable without m.mu
-	shared   [2]struct {   // SharedPlaylist's bodies (full, delta) and the version they were rendered at
-		version uint64
-		body    []byte
-	}
+
+	// Read without m.mu, so that the viewers woken together by a publication do not queue on it; written under
+	// m.mu.
+	version atomic.Uint64                 // publications so far: the playlist changes with each
+	edge    atomic.Uint64                 // the live edge (see storeEdge)
+	newest  atomic.Pointer[newestPart]    // the part published last
+	shared  [2]atomic.Pointer[sharedBody] // SharedPlaylist's bodies (full, delta)
 
 	// writer state
 	started   bool
@@ -131,6 +133,17 @@ type Muxer struct {
 	adEvents  uint32
 	adPending *adBreak
 	adActive  *adBreak
+}
+
+type newestPart struct {
+	msn  uint64
+	i    int
+	part *Part
+}
+
+type sharedBody struct {
+	version uint64 // the playlist's version it was rendered at
+	body    []byte
 }
 
 // New returns a Muxer for one rendition.
@@ -307,6 +320,7 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 	}
 	seg := m.open
 	seg.Parts = append(seg.Parts, p)
+	m.newest.Store(&newestPart{msn: seg.MSN, i: len(seg.Parts) - 1, part: p})
 	seg.Size += len(data)
 	if last {
 		seg.Duration = end - seg.StartDTS
@@ -358,10 +372,42 @@ func (m *Muxer) trim() {
 	}
 }
 
+// broadcast publishes a change of the playlist to readers and wakes the waiters; m.mu held.
 func (m *Muxer) broadcast() {
-	m.version++
+	m.version.Add(1)
+	m.storeEdge()
 	close(m.changed)
 	m.changed = make(chan struct{})
+}
+
+// The live edge, packed for one atomic load: the ended bit, the segment being made (or the next one, when none
+// is open) and how many of its parts are published.
+const (
+	edgeEnded = 1 << 63
+	edgeParts = 1<<16 - 1
+)
+
+// storeEdge records the live edge; m.mu held.
+func (m *Muxer) storeEdge() {
+	e := m.nextMSN << 16
+	if m.open != nil {
+		e = m.open.MSN<<16 | uint64(min(len(m.open.Parts), edgeParts))
+	}
+	if m.closed {
+		e |= edgeEnded
+	}
+	m.edge.Store(e)
+}
+
+// published tells, without m.mu, whether (msn, part) is published (part < 0: segment msn complete) or the stream
+// has ended: when it is true, so is m.closed || m.has(msn, part).
+func (m *Muxer) published(msn uint64, part int) bool {
+	e := m.edge.Load()
+	if e&edgeEnded != 0 {
+		return true
+	}
+	edgeMSN, parts := e&^edgeEnded>>16, int(e&edgeParts)
+	return msn < edgeMSN || msn == edgeMSN && part >= 0 && part < parts
 }
 
 // Close ends the stream: the held-back frame is published, the playlist gets EXT-X-ENDLIST, and waiters wake.
@@ -432,6 +478,9 @@ var ErrGone = errors.New("hls: no such segment or part")
 // hint, a blocking playlist request). It gives up when ctx ends, or after timeout (when > 0;
 // context.DeadlineExceeded). A part already published is returned without starting a timer.
 func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int, timeout time.Duration) (*Part, error) {
+	if n := m.newest.Load(); n != nil && n.msn == msn && n.i == i { // the common request: the newest part
+		return n.part, nil
+	}
 	var expired <-chan time.Time
 	for {
 		m.mu.Lock()
@@ -507,6 +556,9 @@ func (m *Muxer) has(msn uint64, part int) bool {
 func (m *Muxer) Wait(ctx context.Context, msn uint64, part int, timeout time.Duration) error {
 	var expired <-chan time.Time
 	for {
+		if m.published(msn, part) {
+			return nil
+		}
 		m.mu.Lock()
 		if m.closed || m.has(msn, part) {
 			m.mu.Unlock()

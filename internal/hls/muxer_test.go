@@ -310,6 +310,49 @@ func TestMuxerDeltaUpdateAndWindow(t *testing.T) {
 	}
 }
 
+// TestMuxerLockFreeReads: what readers learn without the mutex (the live edge, the newest part, the shared
+// playlist) agrees with the locked state at every frame of a stream that outlives its window, and at its end.
+func TestMuxerLockFreeReads(t *testing.T) {
+	frames, v, a := fixture(t)
+	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for msn := uint64(0); msn <= m.nextMSN+1; msn++ {
+			for part := -1; part < 6; part++ {
+				if got, want := m.published(msn, part), m.closed || m.has(msn, part); got != want {
+					t.Fatalf("published(%d, %d) = %v, has: %v (next %d)", msn, part, got, want, m.nextMSN)
+				}
+			}
+		}
+		if n := m.newest.Load(); n != nil {
+			if s := m.find(n.msn); s == nil || n.i >= len(s.Parts) || s.Parts[n.i] != n.part || (m.open != nil && n.i != len(m.open.Parts)-1) {
+				t.Fatalf("newest part (%d, %d) is not the last published", n.msn, n.i)
+			}
+		}
+	}
+	checkShared := func() {
+		for _, skip := range []bool{false, true} {
+			shared := m.SharedPlaylist("x/", skip)
+			if want := m.MediaPlaylist(PrefixURLs{Prefix: "x/", Ext: "ts"}, skip); !bytes.Equal(shared, want) {
+				t.Fatalf("SharedPlaylist(skip=%v) is stale:\n%s\nwant:\n%s", skip, shared, want)
+			}
+		}
+	}
+	feed(t, m, frames, 3, func(i int) {
+		check()
+		if i%7 == 0 {
+			checkShared()
+		}
+	})
+	m.Close()
+	check()
+	checkShared()
+}
+
 func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	frames, v, a := fixture(t)
 	m, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a})

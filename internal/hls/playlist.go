@@ -44,13 +44,18 @@ func (m *Muxer) SharedPlaylist(prefix string, skip bool) []byte {
 	if skip {
 		i = 1
 	}
+	if c := m.shared[i].Load(); c != nil && c.version == m.version.Load() {
+		return c.body // rendered since the last publication
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := &m.shared[i]
-	if c.body == nil || c.version != m.version {
-		c.body, c.version = m.mediaPlaylist(PrefixURLs{Prefix: prefix, Ext: m.f.ext()}, skip), m.version
+	v := m.version.Load() // changes only under m.mu
+	if c := m.shared[i].Load(); c != nil && c.version == v {
+		return c.body
 	}
-	return c.body
+	body := m.mediaPlaylist(PrefixURLs{Prefix: prefix, Ext: m.f.ext()}, skip)
+	m.shared[i].Store(&sharedBody{version: v, body: body})
+	return body
 }
 
 // MediaPlaylist renders the rendition's media playlist; skip asks for a delta update (_HLS_skip=YES), honoured
