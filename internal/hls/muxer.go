@@ -114,6 +114,8 @@ type Muxer struct {
 	newest  atomic.Pointer[newestPart]    // the part published last
 	shared  [2]atomic.Pointer[sharedBody] // SharedPlaylist's bodies (full, delta)
 
+	sharedPrefix string // SharedPlaylist's prefix
+
 	// writer state
 	started   bool
 	t0        time.Duration
@@ -144,6 +146,7 @@ type newestPart struct {
 type sharedBody struct {
 	version uint64 // the playlist's version it was rendered at
 	body    []byte
+	read    atomic.Bool // returned by SharedPlaylist
 }
 
 // New returns a Muxer for one rendition.
@@ -376,6 +379,11 @@ func (m *Muxer) trim() {
 func (m *Muxer) broadcast() {
 	m.version.Add(1)
 	m.storeEdge()
+	for i := range m.shared {
+		if c := m.shared[i].Load(); c != nil && c.read.Load() { // viewers read this form: have it ready when they wake
+			m.renderShared(i)
+		}
+	}
 	close(m.changed)
 	m.changed = make(chan struct{})
 }
