@@ -78,8 +78,8 @@ func benchFanout(b *testing.B, k int, mode string) {
 			b.Fatal(err)
 		}
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
-		go srv.Serve(ln)
+			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ConnContext: ConnContext}
+		go srv.Serve(Listener(ln))
 		b.Cleanup(func() { srv.Close() })
 		newFetcher = func() fetcher { return &connFetcher{addr: ln.Addr().String()} }
 	}

@@ -550,7 +550,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ctype, cache []st
 	h["Content-Length"] = s.lengths.get(len(body))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(body)
+		writeBody(w, r, body)
 	}
 }
 

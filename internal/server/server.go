@@ -166,6 +166,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       playback.ConnContext, // with playback.Listener: one send per playback response
 	}
 	if cfg.HTTPSAddr != "" {
 		tln, err := net.Listen("tcp", cfg.HTTPSAddr)
@@ -189,7 +190,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		log.Info("https (HTTP/2) is listening", "https", tln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(playback.Listener(ln)) }()
 	log.Info("openivs is serving", "http", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"region", cfg.Region, "data_dir", cfg.DataDir)
 	if ready != nil {
