@@ -30,6 +30,12 @@ ffmpeg -hide_banner -version | head -1
 if [ ! -d test/player/node_modules ] || [ test/player/package-lock.json -nt test/player/node_modules ]; then
   (cd test/player && npm ci --no-audit --no-fund) && touch test/player/node_modules
 fi
+# The real S3 server of the recording tests (versitygw, built once into the git-ignored .bin).
+if [ ! -x .bin/versitygw ]; then
+  echo "installing versitygw into .bin (once; about 2 minutes)"
+  GOBIN="$PWD/.bin" go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
+.bin/versitygw --version 2>/dev/null | head -1 || true
 /usr/bin/chromium --version
 node --version
 go version

@@ -45,6 +45,7 @@ type Config struct {
 	RTMPSCert, RTMPSKey string
 	AllowInsecureRTMP   bool
 	Events              EventsConfig
+	Recording           RecordingConfig
 
 	// Playback viewers' country, for playback restriction policies' allowedCountries.
 	CountryHeader  string // a trusted header the edge in front sets (CloudFront-Viewer-Country, CF-IPCountry)
@@ -99,6 +100,13 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	str(&c.CountryHeader, "playback-country-header", "", "trust this request header for the viewer's country (e.g. CloudFront-Viewer-Country), for playback restriction policies")
 	str(&c.GeoIPDatabase, "playback-geoip-db", "", "MaxMind-format database (GeoLite2-Country.mmdb) to find the viewer's country from its address")
 	str(&c.ClientIPHeader, "playback-client-ip-header", "", "trust this header (e.g. X-Forwarded-For) for the viewer's address in GeoIP look-ups")
+	str(&c.Recording.S3Endpoint, "recording-s3-endpoint", "", "write recordings with the S3 API at this URL (AWS: https://s3.<region>.amazonaws.com); without it, to <data-dir>/recordings/<bucket>/")
+	str(&c.Recording.S3Region, "recording-s3-region", "", "region of the S3 requests (default: from the AWS environment, else us-east-1)")
+	str(&c.Recording.S3AccessKeyID, "recording-s3-access-key-id", "", "access key of the S3 requests (default: the AWS SDK's credential chain)")
+	str(&c.Recording.S3SecretAccessKey, "recording-s3-secret-access-key", "", "secret key of --recording-s3-access-key-id")
+	fs.BoolVar(&c.Recording.S3PathStyle, "recording-s3-path-style", envBoolOr("recording-s3-path-style", true),
+		"address buckets in the path (most S3-compatible servers), not the host name (env "+EnvName("recording-s3-path-style")+")")
+	num(&c.Recording.MaxBufferedMB, "recording-max-buffered-mb", 64, "media a recording may hold unwritten (S3 slow or down) before it fails, in MiB")
 	fs.BoolVar(&c.Events.Log, "events-log", envBool("events-log"), "log every IVS event (env "+EnvName("events-log")+")")
 	str(&c.Events.WebhookURL, "events-webhook-url", "", "POST every IVS event as JSON to this URL")
 	str(&c.Events.WebhookSecret, "events-webhook-secret", "", "sign webhook bodies: X-OpenIVS-Signature: sha256=<HMAC-SHA256 hex>")
@@ -128,9 +136,24 @@ func envOr(name, def string) string {
 	return def
 }
 
+func envBoolOr(name string, def bool) bool {
+	if v, err := strconv.ParseBool(os.Getenv(EnvName(name))); err == nil {
+		return v
+	}
+	return def
+}
+
 func envBool(name string) bool {
 	v, _ := strconv.ParseBool(os.Getenv(EnvName(name)))
 	return v
+}
+
+// RecordingConfig says where recordings go: the S3 API at Endpoint, or, without one, a directory per bucket under
+// the data directory.
+type RecordingConfig struct {
+	S3Endpoint, S3Region, S3AccessKeyID, S3SecretAccessKey string
+	S3PathStyle                                            bool
+	MaxBufferedMB                                          int
 }
 
 // EventsConfig selects where IVS events go.

@@ -3,6 +3,7 @@ package hls
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -77,7 +78,11 @@ type fmp4Format struct {
 
 func newFMP4(v VideoTrack, a *AudioTrack) (*fmp4Format, error) {
 	f := &fmp4Format{}
-	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: videoTimescale, Codec: &mp4codecs.H264{SPS: v.SPS, PPS: v.PPS}}}}
+	var codec mp4codecs.Codec = &mp4codecs.H264{SPS: v.SPS, PPS: v.PPS}
+	if v.Kind == H265 {
+		codec = &mp4codecs.H265{VPS: v.VPS, SPS: v.SPS, PPS: v.PPS} // an hvc1 sample entry, parameter sets in hvcC
+	}
+	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: videoTimescale, Codec: codec}}}
 	if a != nil {
 		f.hasAudio, f.audioRate = true, uint32(a.Config.SampleRate)
 		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: 2, TimeScale: f.audioRate, Codec: &mp4codecs.MPEG4Audio{Config: *a.Config}})
@@ -87,7 +92,41 @@ func newFMP4(v VideoTrack, a *AudioTrack) (*fmp4Format, error) {
 		return nil, fmt.Errorf("fmp4 init: %w", err)
 	}
 	f.init = buf.Bytes()
+	if v.Kind == H265 {
+		if err := fixHvcC(f.init, v.SPS); err != nil {
+			return nil, fmt.Errorf("fmp4 init: %w", err)
+		}
+	}
 	return f, nil
+}
+
+// fixHvcC copies the SPS's general profile_tier_level into the init section's hvcC box, whose first 13 bytes
+// are the configuration version and the same 12 bytes: mediacommon v2.9.4 leaves the profile space and the tier
+// at 0 and takes the constraint indicator flags from the wrong bytes of the SPS.
+func fixHvcC(init, sps []byte) error {
+	rbsp := h264.EmulationPreventionRemove(sps)
+	if len(rbsp) < 15 {
+		return errors.New("HEVC SPS too short for profile_tier_level")
+	}
+	var at int64 = -1
+	_, err := amp4.ReadBoxStructure(bytes.NewReader(init), func(h *amp4.ReadHandle) (any, error) {
+		if h.BoxInfo.Type == amp4.BoxTypeHvcC() {
+			at = int64(h.BoxInfo.Offset + h.BoxInfo.HeaderSize)
+			return nil, nil
+		}
+		if h.BoxInfo.IsSupportedType() {
+			return h.Expand()
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the init section: %w", err)
+	}
+	if at < 0 || at+13 > int64(len(init)) {
+		return errors.New("no hvcC box in the init section")
+	}
+	copy(init[at+1:at+13], rbsp[3:15])
+	return nil
 }
 
 func (f *fmp4Format) initSection() []byte { return f.init }

@@ -1,7 +1,8 @@
 // Package hls packages a live stream as HLS in memory: segments that start at the encoder's keyframes, split into
-// parts of about a quarter second for Low-Latency HLS, in MPEG-TS or fragmented MP4, with timed ID3 metadata (an
-// ID3 PES stream in TS, emsg boxes in fMP4) and ad-break markers; it renders media playlists (standard HLS, or
-// LL-HLS with blocking reload, preload hints, delta updates and program date-times) and multivariant playlists.
+// parts of about a quarter second for Low-Latency HLS, in MPEG-TS or fragmented MP4 (H.264; HEVC in fragmented MP4
+// only), with timed ID3 metadata (an ID3 PES stream in TS, emsg boxes in fMP4) and ad-break markers; it renders
+// media playlists (standard HLS, or LL-HLS with blocking reload, preload hints, delta updates and program
+// date-times) and multivariant playlists.
 //
 // It is our own code, on mediacommon's fMP4 writer and go-astits's TS muxer: gohlslib's muxer owns its URL layout
 // and playlists and writes neither timed metadata nor ad markers, which IVS channels need.
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h265"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 )
 
@@ -29,10 +31,21 @@ const (
 	ContainerFMP4 = "FRAGMENTED_MP4"
 )
 
-// VideoTrack is the H.264 track of a rendition.
+// VideoCodec is a video track's codec.
+type VideoCodec int
+
+// Video codecs: H.264 (the zero value), and HEVC (H.265), which only fragmented MP4 carries here.
+const (
+	H264 VideoCodec = iota
+	H265
+)
+
+// VideoTrack is the video track of a rendition.
 type VideoTrack struct {
+	Kind          VideoCodec
+	VPS           []byte // HEVC only
 	SPS, PPS      []byte
-	Codec         string // RFC 6381, "avc1.64001F"
+	Codec         string // RFC 6381, "avc1.64001F", "hvc1.1.6.L93.B0"
 	Width, Height int
 }
 
@@ -160,6 +173,9 @@ func New(cfg Config) (*Muxer, error) {
 	case ContainerFMP4:
 		m.f, err = newFMP4(cfg.Video, cfg.Audio)
 	case ContainerTS, "":
+		if cfg.Video.Kind != H264 {
+			return nil, errors.New("hls: HEVC video is packaged in fragmented MP4 only, not in MPEG-TS")
+		}
 		m.cfg.Container = ContainerTS
 		m.f, err = newTS(cfg.Video, cfg.Audio)
 	default:
@@ -188,12 +204,12 @@ func (m *Muxer) minSegment() time.Duration {
 	return minSegmentNormal
 }
 
-// WriteH264 adds an access unit (AVCC NAL units without start codes) with its timestamps.
-func (m *Muxer) WriteH264(pts, dts time.Duration, au [][]byte) error {
+// WriteVideo adds an access unit of the track's codec (NAL units without start codes) with its timestamps.
+func (m *Muxer) WriteVideo(pts, dts time.Duration, au [][]byte) error {
 	if len(au) == 0 {
 		return nil
 	}
-	key := h264.IsRandomAccess(au)
+	key := isKeyframe(m.cfg.Video.Kind, au)
 	if !m.started {
 		if !key {
 			return nil // a stream starts at a keyframe
@@ -227,6 +243,24 @@ func (m *Muxer) WriteH264(pts, dts time.Duration, au [][]byte) error {
 	}
 	m.pending = s
 	return nil
+}
+
+// isKeyframe tells whether an access unit starts a coded video sequence a decoder can start at: an H.264 IDR
+// picture, an HEVC IRAP picture (BLA, IDR or CRA: NAL unit types 16 to 21).
+func isKeyframe(kind VideoCodec, au [][]byte) bool {
+	for _, n := range au {
+		if len(n) == 0 {
+			continue
+		}
+		if kind == H265 {
+			if t := h265.NALUType((n[0] >> 1) & 0x3f); t >= h265.NALUType_BLA_W_LP && t <= h265.NALUType_CRA_NUT {
+				return true
+			}
+		} else if h264.NALUType(n[0]&0x1f) == h264.NALUTypeIDR {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteAAC adds an AAC access unit.

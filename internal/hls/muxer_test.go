@@ -1,7 +1,6 @@
 package hls
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,10 +17,8 @@ import (
 	amp4 "github.com/abema/go-mp4"
 	"github.com/asticode/go-astits"
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
+
+	"github.com/openivs/openivs/internal/mediatest"
 )
 
 // frame is one access unit of the fixture, in order of arrival.
@@ -32,51 +30,40 @@ type frame struct {
 
 // fixture reads testdata/source.ts (4.2 s of 192x108 30 fps H.264 High with B-frames and a 1 s GOP, AAC 44.1 kHz).
 func fixture(t testing.TB) (frames []frame, v VideoTrack, a *AudioTrack) {
+	return fixtureFile(t, "testdata/source.ts")
+}
+
+// hevcFixture reads testdata/source_hevc.ts, the same picture and sound in HEVC: 4.2 s of 192x108 30 fps Main
+// from libx265 (keyint=30, scenecut=0, 3 B-frames), AAC 44.1 kHz.
+func hevcFixture(t testing.TB) (frames []frame, v VideoTrack, a *AudioTrack) {
+	return fixtureFile(t, "testdata/source_hevc.ts")
+}
+
+// sources are the fixtures with the containers that carry their video.
+var sources = []struct {
+	name       string
+	read       func(testing.TB) ([]frame, VideoTrack, *AudioTrack)
+	containers []string
+}{
+	{"H.264", fixture, []string{ContainerTS, ContainerFMP4}},
+	{"HEVC", hevcFixture, []string{ContainerFMP4}},
+}
+
+// fixtureFile reads an MPEG-TS with an H.264 or HEVC video track and an AAC track.
+func fixtureFile(t testing.TB, path string) (frames []frame, v VideoTrack, a *AudioTrack) {
 	t.Helper()
-	f, err := os.Open("testdata/source.ts")
+	ts, err := mediatest.ReadTS(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := &mpegts.Reader{R: bufio.NewReader(f)}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
+	for _, f := range ts.Frames {
+		frames = append(frames, frame{video: f.Video, pts: f.PTS, dts: f.DTS, au: f.AU})
 	}
-	toDur := func(x int64) time.Duration { return time.Duration(x) * time.Second / 90000 }
-	for _, tr := range r.Tracks() {
-		switch c := tr.Codec.(type) {
-		case *tscodecs.H264:
-			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
-				for _, n := range au {
-					switch h264.NALUType(n[0] & 0x1f) {
-					case h264.NALUTypeSPS:
-						v.SPS = n
-					case h264.NALUTypePPS:
-						v.PPS = n
-					}
-				}
-				frames = append(frames, frame{video: true, pts: toDur(pts), dts: toDur(dts), au: au})
-				return nil
-			})
-		case *tscodecs.MPEG4Audio:
-			cfg := c.Config
-			a = &AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}
-			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
-				for i, au := range aus {
-					p := toDur(pts) + time.Duration(i)*mpeg4audio.SamplesPerAccessUnit*time.Second/time.Duration(cfg.SampleRate)
-					frames = append(frames, frame{pts: p, au: [][]byte{au}})
-				}
-				return nil
-			})
-		}
+	v = VideoTrack{VPS: ts.VPS, SPS: ts.SPS, PPS: ts.PPS, Codec: "avc1.64000B", Width: 192, Height: 108}
+	if ts.HEVC {
+		v.Kind, v.Codec = H265, "hvc1.1.6.L60.90"
 	}
-	for {
-		if err := r.Read(); err != nil {
-			break
-		}
-	}
-	v.Codec, v.Width, v.Height = "avc1.64000B", 192, 108
-	return frames, v, a
+	return frames, v, &AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}
 }
 
 // feed writes the fixture loops times, shifting each loop by its duration, and returns the stream's length.
@@ -88,7 +75,7 @@ func feed(t testing.TB, m *Muxer, frames []frame, loops int, each func(i int)) {
 		off := time.Duration(l) * loopDur
 		for _, f := range frames {
 			if f.video {
-				if err := m.WriteH264(f.pts+off, f.dts+off, f.au); err != nil {
+				if err := m.WriteVideo(f.pts+off, f.dts+off, f.au); err != nil {
 					t.Fatal(err)
 				}
 			} else {
@@ -149,18 +136,29 @@ func decodedFrames(t testing.TB, path string) int {
 }
 
 func TestMuxerPlaylistsAndMediaDecode(t *testing.T) {
-	frames, v, a := fixture(t)
-	nVideo := 0
-	for _, f := range frames {
-		if f.video {
-			nVideo++
-		}
-	}
-	for _, tc := range []struct {
+	type testCase struct {
+		source    int
 		container string
 		ll        bool
-	}{{ContainerTS, true}, {ContainerFMP4, true}, {ContainerTS, false}, {ContainerFMP4, false}} {
-		t.Run(fmt.Sprintf("%s/ll=%v", tc.container, tc.ll), func(t *testing.T) {
+	}
+	var cases []testCase
+	for i, src := range sources {
+		for _, ll := range []bool{true, false} {
+			for _, c := range src.containers {
+				cases = append(cases, testCase{i, c, ll})
+			}
+		}
+	}
+	for _, tc := range cases {
+		src := sources[tc.source]
+		frames, v, a := src.read(t)
+		nVideo := 0
+		for _, f := range frames {
+			if f.video {
+				nVideo++
+			}
+		}
+		t.Run(fmt.Sprintf("%s/%s/ll=%v", src.name, tc.container, tc.ll), func(t *testing.T) {
 			var completed []*Segment
 			m, err := New(Config{LowLatency: tc.ll, Container: tc.container, Video: v, Audio: a,
 				OnSegment: func(s *Segment) { completed = append(completed, s) }})
@@ -223,46 +221,70 @@ func TestMuxerPlaylistsAndMediaDecode(t *testing.T) {
 			if got := decodedFrames(t, filepath.Join(dir, "playlist.m3u8")); got != nVideo {
 				t.Errorf("ffprobe decoded %d video frames from the playlist, the source has %d", got, nVideo)
 			}
+			want := map[VideoCodec]string{H264: "h264,192,108", H265: "hevc,192,108"}[v.Kind]
+			if got := probeVideo(t, filepath.Join(dir, "playlist.m3u8")); got != want {
+				t.Errorf("ffprobe reads the video as %q, want %q", got, want)
+			}
 		})
+	}
+}
+
+// probeVideo is ffprobe's "codec,width,height" of a playlist's video.
+func probeVideo(t testing.TB, path string) string {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-allowed_extensions", "ALL", "-select_streams", "v:0",
+		"-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", path, err, out)
+	}
+	return strings.Fields(string(out))[0]
+}
+
+// forEachSource runs test as a subtest for every fixture in every container that carries its video.
+func forEachSource(t *testing.T, test func(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, container string)) {
+	for _, src := range sources {
+		frames, v, a := src.read(t)
+		for _, container := range src.containers {
+			t.Run(src.name+"/"+container, func(t *testing.T) { test(t, frames, v, a, container) })
+		}
 	}
 }
 
 func TestMuxerLLPartsPlaylistDecodes(t *testing.T) {
 	// A player that joins at the live edge reads the parts: a playlist made of the parts alone must decode.
-	frames, v, a := fixture(t)
-	for _, container := range []string{ContainerTS, ContainerFMP4} {
-		t.Run(container, func(t *testing.T) {
-			m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
-			if err != nil {
-				t.Fatal(err)
-			}
-			feed(t, m, frames, 1, nil)
-			m.Close()
-			dir := t.TempDir()
-			dump(t, m, dir, false)
-			var b strings.Builder
-			fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n")
-			if container == ContainerFMP4 {
-				b.WriteString("#EXT-X-MAP:URI=\"init.mp4\"\n")
-			}
-			n := 0
-			m.mu.Lock()
-			for _, s := range m.segments {
-				for j, p := range s.Parts {
-					fmt.Fprintf(&b, "#EXTINF:%s,\n%s\n", secs(p.Duration), RelativeURLs{Ext: m.Ext()}.Part(s.MSN, j))
-					n++
-				}
-			}
-			m.mu.Unlock()
-			b.WriteString("#EXT-X-ENDLIST\n")
-			os.WriteFile(filepath.Join(dir, "parts.m3u8"), []byte(b.String()), 0o644)
-			if n < 12 {
-				t.Fatalf("only %d parts for 4.2 s", n)
-			}
-			if got := decodedFrames(t, filepath.Join(dir, "parts.m3u8")); got < 120 {
-				t.Errorf("decoded %d frames from the parts", got)
-			}
-		})
+	forEachSource(t, testLLPartsPlaylistDecodes)
+}
+
+func testLLPartsPlaylistDecodes(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, container string) {
+	m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(t, m, frames, 1, nil)
+	m.Close()
+	dir := t.TempDir()
+	dump(t, m, dir, false)
+	var b strings.Builder
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:1\n")
+	if container == ContainerFMP4 {
+		b.WriteString("#EXT-X-MAP:URI=\"init.mp4\"\n")
+	}
+	n := 0
+	m.mu.Lock()
+	for _, s := range m.segments {
+		for j, p := range s.Parts {
+			fmt.Fprintf(&b, "#EXTINF:%s,\n%s\n", secs(p.Duration), RelativeURLs{Ext: m.Ext()}.Part(s.MSN, j))
+			n++
+		}
+	}
+	m.mu.Unlock()
+	b.WriteString("#EXT-X-ENDLIST\n")
+	os.WriteFile(filepath.Join(dir, "parts.m3u8"), []byte(b.String()), 0o644)
+	if n < 12 {
+		t.Fatalf("only %d parts for 4.2 s", n)
+	}
+	if got := decodedFrames(t, filepath.Join(dir, "parts.m3u8")); got < 120 {
+		t.Errorf("decoded %d frames from the parts", got)
 	}
 }
 
@@ -423,73 +445,70 @@ func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	}
 }
 
-func TestMuxerTimedMetadata(t *testing.T) {
-	frames, v, a := fixture(t)
-	for _, container := range []string{ContainerTS, ContainerFMP4} {
-		t.Run(container, func(t *testing.T) {
-			m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
-			if err != nil {
-				t.Fatal(err)
+func TestMuxerTimedMetadata(t *testing.T) { forEachSource(t, testTimedMetadata) }
+
+func testTimedMetadata(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, container string) {
+	m, err := New(Config{LowLatency: true, Container: container, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payloads := [][]byte{[]byte(`{"question":"2+2?"}`), []byte("ünïcødé ✓")}
+	feed(t, m, frames, 1, func(i int) {
+		switch i {
+		case 40:
+			m.Metadata(ID3(payloads[0]))
+		case 200:
+			m.Metadata(ID3(payloads[1]))
+		}
+	})
+	m.Close()
+	var all []byte
+	if init := m.Init(); init != nil {
+		all = append(all, init...)
+	}
+	m.mu.Lock()
+	for _, s := range m.segments {
+		for _, p := range s.Parts {
+			all = append(all, p.Data...)
+		}
+	}
+	m.mu.Unlock()
+	var got [][]byte
+	if container == ContainerTS {
+		heartbeats := 0
+		for _, tag := range tsID3(t, all) {
+			if _, ok := TXXX(tag); ok {
+				got = append(got, tag)
+			} else if bytes.Contains(tag, []byte("PRIV"+string([]byte{0, 0, 0, 24, 0, 0})+segmentID3Owner)) {
+				heartbeats++
 			}
-			payloads := [][]byte{[]byte(`{"question":"2+2?"}`), []byte("ünïcødé ✓")}
-			feed(t, m, frames, 1, func(i int) {
-				switch i {
-				case 40:
-					m.Metadata(ID3(payloads[0]))
-				case 200:
-					m.Metadata(ID3(payloads[1]))
-				}
-			})
-			m.Close()
-			var all []byte
-			if init := m.Init(); init != nil {
-				all = append(all, init...)
-			}
-			m.mu.Lock()
-			for _, s := range m.segments {
-				for _, p := range s.Parts {
-					all = append(all, p.Data...)
-				}
-			}
-			m.mu.Unlock()
-			var got [][]byte
-			if container == ContainerTS {
-				heartbeats := 0
-				for _, tag := range tsID3(t, all) {
-					if _, ok := TXXX(tag); ok {
-						got = append(got, tag)
-					} else if bytes.Contains(tag, []byte("PRIV"+string([]byte{0, 0, 0, 24, 0, 0})+segmentID3Owner)) {
-						heartbeats++
-					}
-				}
-				m.mu.Lock()
-				segs := len(m.segments)
-				m.mu.Unlock()
-				if heartbeats != segs {
-					t.Errorf("%d ID3 heartbeats for %d segments: every TS segment must carry data on the ID3 stream (the IVS player waits for it)", heartbeats, segs)
-				}
-			} else {
-				got = emsgID3(t, all)
-			}
-			if len(got) != 2 {
-				t.Fatalf("found %d ID3 tags, want 2", len(got))
-			}
-			for i, tag := range got {
-				val, ok := TXXX(tag)
-				if !ok || !bytes.Equal(val, payloads[i]) {
-					t.Errorf("cue %d carries %q, want %q", i, val, payloads[i])
-				}
-			}
-			if container == ContainerTS {
-				// ffprobe recognises the stream as timed ID3
-				dir := t.TempDir()
-				os.WriteFile(filepath.Join(dir, "all.ts"), all, 0o644)
-				out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", filepath.Join(dir, "all.ts")).CombinedOutput()
-				if err != nil || !strings.Contains(string(out), "timed_id3") {
-					t.Errorf("ffprobe does not see a timed_id3 stream: %v %s", err, out)
-				}
-			}
-		})
+		}
+		m.mu.Lock()
+		segs := len(m.segments)
+		m.mu.Unlock()
+		if heartbeats != segs {
+			t.Errorf("%d ID3 heartbeats for %d segments: every TS segment must carry data on the ID3 stream (the IVS player waits for it)", heartbeats, segs)
+		}
+	} else {
+		got = emsgID3(t, all)
+	}
+	if len(got) != 2 {
+		t.Fatalf("found %d ID3 tags, want 2", len(got))
+	}
+	for i, tag := range got {
+		val, ok := TXXX(tag)
+		if !ok || !bytes.Equal(val, payloads[i]) {
+			t.Errorf("cue %d carries %q, want %q", i, val, payloads[i])
+		}
+	}
+	if container == ContainerTS {
+		// ffprobe recognises the stream as timed ID3
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "all.ts"), all, 0o644)
+		out, err := exec.Command("ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", filepath.Join(dir, "all.ts")).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "timed_id3") {
+			t.Errorf("ffprobe does not see a timed_id3 stream: %v %s", err, out)
+		}
 	}
 }
 
@@ -687,5 +706,112 @@ func TestMuxerProgramDateTimeNotInTheFuture(t *testing.T) {
 		if !s.Start.Equal(prev.Start.Add(prev.Duration)) {
 			t.Errorf("segment %d's date-time %v does not follow the previous one's (%v + %v)", s.MSN, s.Start, prev.Start, prev.Duration)
 		}
+	}
+}
+
+// TestMuxerHEVC: HEVC is packaged in fMP4 with an hvc1 sample entry holding the parameter sets, its IRAP pictures
+// as the sync samples that start segments, and presentation times that survive B-frames; MPEG-TS refuses it.
+func TestMuxerHEVC(t *testing.T) {
+	frames, v, a := hevcFixture(t)
+	if _, err := New(Config{Container: ContainerTS, Video: v, Audio: a}); err == nil || !strings.Contains(err.Error(), "HEVC") {
+		t.Fatalf("HEVC in MPEG-TS: %v, want a refusal", err)
+	}
+	m, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hvcC *amp4.HvcC
+	var entries []string
+	_, err = amp4.ReadBoxStructure(bytes.NewReader(m.Init()), func(h *amp4.ReadHandle) (any, error) {
+		switch h.BoxInfo.Type {
+		case amp4.BoxTypeHvc1(), amp4.BoxTypeAvc1(), amp4.BoxTypeMp4a():
+			entries = append(entries, h.BoxInfo.Type.String())
+		case amp4.BoxTypeHvcC():
+			box, _, err := h.ReadPayload()
+			if err != nil {
+				return nil, err
+			}
+			hvcC = box.(*amp4.HvcC)
+			return nil, nil
+		}
+		if h.BoxInfo.IsSupportedType() {
+			return h.Expand()
+		}
+		return nil, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(entries, ",") != "hvc1,mp4a" || hvcC == nil {
+		t.Fatalf("init section sample entries %v, hvcC %v", entries, hvcC != nil)
+	}
+	// x265's Main SPS: progressive and frame-only source (0x90), main tier, profile space 0 (hvc1.1.6.L60.90)
+	if hvcC.GeneralConstraintIndicator != [6]uint8{0x90} || hvcC.GeneralTierFlag || hvcC.GeneralProfileSpace != 0 {
+		t.Errorf("hvcC constraint indicator % x, tier %v, profile space %d: not the SPS's", hvcC.GeneralConstraintIndicator,
+			hvcC.GeneralTierFlag, hvcC.GeneralProfileSpace)
+	}
+	params := map[uint8][]byte{}
+	for _, arr := range hvcC.NaluArrays {
+		for _, n := range arr.Nalus {
+			params[arr.NaluType] = n.NALUnit
+		}
+	}
+	if !bytes.Equal(params[32], v.VPS) || !bytes.Equal(params[33], v.SPS) || !bytes.Equal(params[34], v.PPS) ||
+		hvcC.GeneralProfileIdc != 1 || hvcC.GeneralLevelIdc != 60 {
+		t.Errorf("hvcC: profile %d level %d, parameter sets match: VPS %v SPS %v PPS %v", hvcC.GeneralProfileIdc, hvcC.GeneralLevelIdc,
+			bytes.Equal(params[32], v.VPS), bytes.Equal(params[33], v.SPS), bytes.Equal(params[34], v.PPS))
+	}
+
+	feed(t, m, frames, 1, nil)
+	m.Close()
+	dir := t.TempDir()
+	dump(t, m, dir, false)
+	out, err := exec.Command("ffprobe", "-v", "error", "-allowed_extensions", "ALL", "-select_streams", "v:0",
+		"-show_entries", "packet=pts,flags", "-of", "csv=p=0", filepath.Join(dir, "playlist.m3u8")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe: %v\n%s", err, out)
+	}
+	var pts []int
+	keys := 0
+	for _, line := range strings.Fields(string(out)) {
+		f := strings.Split(line, ",")
+		p, err := strconv.Atoi(f[0])
+		if err != nil || len(f) < 2 {
+			t.Fatalf("ffprobe packet line %q", line)
+		}
+		pts = append(pts, p)
+		if strings.Contains(f[1], "K") {
+			keys++
+		}
+	}
+	if keys != 5 {
+		t.Errorf("%d sync samples in 4.2 s with a keyframe every second, want 5", keys)
+	}
+	sorted := slices.Clone(pts)
+	slices.Sort(sorted)
+	if slices.Equal(sorted, pts) {
+		t.Error("presentation times in decode order: the B-frames' composition offsets are lost")
+	}
+	for i := 1; i < len(sorted); i++ {
+		if d := sorted[i] - sorted[i-1]; d < 2990 || d > 3010 {
+			t.Fatalf("presentation times %d and %d are %d ticks apart, want 3000 (30 fps at 90 kHz)", sorted[i-1], sorted[i], d)
+		}
+	}
+}
+
+// BenchmarkMuxerFMP4 packages the 4.2 s fixtures as LL-HLS fMP4: the cost per second of media, H.264 against HEVC.
+func BenchmarkMuxerFMP4(b *testing.B) {
+	for _, src := range sources {
+		frames, v, a := src.read(b)
+		b.Run(src.name, func(b *testing.B) {
+			for b.Loop() {
+				m, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a})
+				if err != nil {
+					b.Fatal(err)
+				}
+				feed(b, m, frames, 1, nil)
+				m.Close()
+			}
+		})
 	}
 }

@@ -1,9 +1,9 @@
-// Package ingest accepts encoders: RTMP and RTMPS (gortmplib) and SRT (gosrt) listeners that authenticate the
-// stream key, refuse what IVS refuses (an unknown key, plain RTMP to a channel without insecureIngest, a second
-// publisher), read the media description from the stream itself (codec, profile, level and size from the H.264
-// SPS, the AAC configuration, the encoder name from the RTMP metadata), measure framerate and bitrate, and hand
-// the stream to the live registry. Bad input closes the connection with a log line; the stream key never
-// appears in logs.
+// Package ingest accepts encoders: RTMP and RTMPS (gortmplib) and SRT (gosrt) listeners that authenticate the stream
+// key, refuse what IVS refuses (an unknown key, plain RTMP to a channel without insecureIngest, a second publisher,
+// HEVC on a channel without multitrack input), read the media description from the stream itself (codec, profile, level
+// and size from the H.264 or HEVC SPS, the AAC configuration, the encoder name from the RTMP metadata), measure
+// framerate and bitrate, and hand the stream to the live registry. Bad input closes the connection with a log line; the
+// stream key never appears in logs.
 package ingest
 
 import (
@@ -24,7 +24,9 @@ type Packager interface {
 
 // Sink receives a stream's media, from the connection's goroutine.
 type Sink interface {
-	WriteH264(track int, pts, dts time.Duration, au [][]byte)
+	// WriteVideo takes an access unit of video track track, in the track's codec (hls.VideoTrack.Kind): NAL units
+	// without start codes.
+	WriteVideo(track int, pts, dts time.Duration, au [][]byte)
 	WriteAAC(pts time.Duration, au []byte)
 	// Close ends the stream's packaging.
 	Close()
@@ -33,9 +35,9 @@ type Sink interface {
 // media passes access units to the sink once there is one (the reader's callbacks exist before it).
 type media struct{ sink Sink }
 
-func (m *media) h264(track int, pts, dts time.Duration, au [][]byte) {
+func (m *media) video(track int, pts, dts time.Duration, au [][]byte) {
 	if m.sink != nil {
-		m.sink.WriteH264(track, pts, dts, au)
+		m.sink.WriteVideo(track, pts, dts, au)
 	}
 }
 
@@ -93,25 +95,47 @@ const (
 // up to five renditions).
 const maxMultitrackVideoTracks = 5
 
-// multitrackRefusal returns the IVS code refusing the video tracks on the channel, or "".
-func multitrackRefusal(m Multitrack, video []live.Video) string {
+// multitrackRefusal returns the IVS code refusing the video tracks on the channel, or "", and why, for the log.
+func multitrackRefusal(m Multitrack, video []live.Video) (code, why string) {
 	switch {
 	case len(video) > 1 && !m.Enabled:
-		return CodeMultitrackNotAllowed
+		return CodeMultitrackNotAllowed, fmt.Sprintf("%d video tracks: the channel's multitrack input is not enabled", len(video))
 	case m.Enabled && m.Policy == "REQUIRE" && len(video) < 2:
-		return CodeMultitrackRequired
+		return CodeMultitrackRequired, "one video track: the channel requires multitrack input"
 	case len(video) > maxMultitrackVideoTracks:
-		return CodeMultitrackTrackCount
+		return CodeMultitrackTrackCount, fmt.Sprintf("%d video tracks: at most %d are accepted", len(video), maxMultitrackVideoTracks)
+	}
+	// IVS offers HEVC only through multitrack video, which needs the channel's multitrack input enabled and the
+	// FRAGMENTED_MP4 container (the API requires the container when multitrack input is enabled): HEVC is not
+	// carried in MPEG-TS. IVS documents no code for HEVC sent elsewhere, or for H.264 and HEVC tracks mixed in one
+	// broadcast; both are refused with the code for video track properties the channel does not accept.
+	hevc := 0
+	for _, v := range video {
+		if isHEVC(v) {
+			hevc++
+		}
+	}
+	switch {
+	case hevc > 0 && !m.Enabled:
+		return CodeMultitrackMediaProperties, "HEVC video needs a channel with multitrack input enabled and containerFormat FRAGMENTED_MP4"
+	case hevc > 0 && hevc < len(video):
+		return CodeMultitrackMediaProperties, "H.264 and HEVC video tracks mixed in one broadcast: send one codec"
 	}
 	if m.Enabled && len(video) > 1 {
 		limit := map[string]int{"SD": 480, "HD": 720, "FULL_HD": 1080}[m.MaximumResolution]
 		for _, v := range video {
 			if limit > 0 && min(v.Width, v.Height) > limit {
-				return CodeMultitrackMediaProperties
+				return CodeMultitrackMediaProperties, fmt.Sprintf("a %dx%d track exceeds the channel's maximum resolution %s",
+					v.Width, v.Height, m.MaximumResolution)
 			}
 		}
 	}
-	return ""
+	return "", ""
+}
+
+// isHEVC tells whether a video track is HEVC (its codec string is hvc1 or hev1).
+func isHEVC(v live.Video) bool {
+	return strings.HasPrefix(v.Codec, "hvc1.") || strings.HasPrefix(v.Codec, "hev1.")
 }
 
 // Resolver authenticates stream keys (the ivs provider).

@@ -14,7 +14,6 @@ import (
 	"github.com/bluenviron/gortmplib/pkg/amf0"
 	"github.com/bluenviron/gortmplib/pkg/codecs"
 	"github.com/bluenviron/gortmplib/pkg/message"
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 
 	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/live"
@@ -175,9 +174,9 @@ func (s *RTMP) handle(ctx context.Context, c net.Conn, secure bool) error {
 	if err != nil {
 		return err
 	}
-	if code := multitrackRefusal(ch.Multitrack, video); code != "" {
+	if code, why := multitrackRefusal(ch.Multitrack, video); code != "" {
 		stream.Refuse(video, audio, code)
-		return fmt.Errorf("channel %s: %d video tracks refused: %s", ch.ARN, len(video), code)
+		return fmt.Errorf("channel %s: refused with %s: %s", ch.ARN, code, why)
 	}
 	for _, v := range video {
 		l := LimitsFor(ch.Type, v.Height)
@@ -296,30 +295,39 @@ func describe(r *gortmplib.Reader, encoder string, stream *live.Stream, out *med
 	fail := func(err error) ([]live.Video, []live.Audio, packagerTracks, []*meter, error) {
 		return nil, nil, packagerTracks{}, nil, err
 	}
+	addVideo := func(t *gortmplib.Track, kind hls.VideoCodec, vps, sps, pps []byte) error {
+		v, vt, err := describeVideo(kind, vps, sps, pps, encoder, len(video))
+		if err != nil {
+			return err
+		}
+		m := &meter{start: now}
+		meters = append(meters, m)
+		video = append(video, v)
+		pt.video = append(pt.video, vt)
+		track := len(pt.video) - 1
+		onData := func(pts, dts time.Duration, au [][]byte) {
+			n := auSize(au)
+			m.add(n)
+			stream.Media(n)
+			out.video(track, pts, dts, au)
+		}
+		if kind == hls.H265 {
+			r.OnDataH265(t, onData)
+		} else {
+			r.OnDataH264(t, onData)
+		}
+		return nil
+	}
 	for _, t := range r.Tracks() {
 		switch codec := t.Codec.(type) {
 		case *codecs.H264:
-			var sps h264.SPS
-			if err := sps.Unmarshal(codec.SPS); err != nil {
-				return fail(fmt.Errorf("invalid H.264 SPS: %w", err))
+			if err := addVideo(t, hls.H264, nil, codec.SPS, codec.PPS); err != nil {
+				return fail(err)
 			}
-			m := &meter{start: now}
-			meters = append(meters, m)
-			video = append(video, live.Video{
-				Codec:   fmt.Sprintf("avc1.%02X%02X%02X", sps.ProfileIdc, spsConstraints(codec.SPS), sps.LevelIdc),
-				Profile: h264ProfileName(sps.ProfileIdc), Level: fmt.Sprintf("%d.%d", sps.LevelIdc/10, sps.LevelIdc%10),
-				Width: sps.Width(), Height: sps.Height(), Framerate: sps.FPS(), Encoder: encoder,
-				Track: fmt.Sprintf("Track%d", len(video)),
-			})
-			pt.video = append(pt.video, hls.VideoTrack{SPS: codec.SPS, PPS: codec.PPS, Codec: video[len(video)-1].Codec,
-				Width: sps.Width(), Height: sps.Height()})
-			track := len(pt.video) - 1
-			r.OnDataH264(t, func(pts, dts time.Duration, au [][]byte) {
-				n := auSize(au)
-				m.add(n)
-				stream.Media(n)
-				out.h264(track, pts, dts, au)
-			})
+		case *codecs.H265:
+			if err := addVideo(t, hls.H265, codec.VPS, codec.SPS, codec.PPS); err != nil {
+				return fail(err)
+			}
 		case *codecs.MPEG4Audio:
 			if codec.Config == nil {
 				return fail(errors.New("AAC track without an AudioSpecificConfig"))
@@ -341,39 +349,11 @@ func describe(r *gortmplib.Reader, encoder string, stream *live.Stream, out *med
 				}
 			})
 		default:
-			return fail(fmt.Errorf("codec %T is not accepted: publish H.264 video and AAC audio", t.Codec))
+			return fail(fmt.Errorf("codec %T is not accepted: publish H.264 or HEVC video and AAC audio", t.Codec))
 		}
 	}
 	if len(video) == 0 {
 		return fail(errors.New("no video track: IVS low-latency channels need video"))
 	}
 	return video, audio, pt, meters, nil
-}
-
-// spsConstraints is the constraint-flags byte of an SPS (the second byte of the RFC 6381 avc1 string).
-func spsConstraints(sps []byte) byte {
-	if len(sps) < 3 {
-		return 0
-	}
-	return sps[2]
-}
-
-func h264ProfileName(idc uint8) string {
-	switch idc {
-	case 66:
-		return "Baseline"
-	case 77:
-		return "Main"
-	case 88:
-		return "Extended"
-	case 100:
-		return "High"
-	case 110:
-		return "High 10"
-	case 122:
-		return "High 4:2:2"
-	case 244:
-		return "High 4:4:4"
-	}
-	return fmt.Sprintf("Profile %d", idc)
 }

@@ -10,7 +10,6 @@ import (
 
 	srt "github.com/datarhei/gosrt"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	mcodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
@@ -120,7 +119,7 @@ func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 	)
 	for _, t := range r.Tracks() {
 		switch codec := t.Codec.(type) {
-		case *mcodecs.H264:
+		case *mcodecs.H264, *mcodecs.H265:
 			if videoTrack == nil {
 				videoTrack = t
 			}
@@ -149,59 +148,66 @@ func (s *SRT) handle(ctx context.Context, req srt.ConnRequest) error {
 		}
 	}
 	if videoTrack == nil {
-		return errors.New("no H.264 video track in the MPEG-TS: IVS low-latency channels need video")
+		return errors.New("no H.264 or HEVC video track in the MPEG-TS: IVS low-latency channels need video")
 	}
-	r.OnDataH264(videoTrack, func(pts, dts int64, au [][]byte) error {
+	kind := hls.H264
+	if _, ok := videoTrack.Codec.(*mcodecs.H265); ok {
+		kind = hls.H265
+	}
+	// The track is described from the first access unit that carries its parameter sets.
+	onVideo := func(pts, dts int64, au [][]byte) error {
 		n := auSize(au)
 		m.add(n)
 		stream.Media(n)
 		if described {
-			out.h264(0, ts90(pts), ts90(dts), au)
+			out.video(0, ts90(pts), ts90(dts), au)
 			return nil
 		}
-		var pps []byte
-		for _, nalu := range au {
-			if len(nalu) > 0 && h264.NALUType(nalu[0]&0x1f) == h264.NALUTypePPS {
-				pps = nalu
+		var vps, sps, pps []byte
+		if kind == hls.H265 {
+			vps, sps, pps = hevcParams(au)
+			if vps == nil {
+				return nil
 			}
+		} else {
+			sps, pps = h264Params(au)
 		}
-		for _, nalu := range au {
-			if len(nalu) == 0 || h264.NALUType(nalu[0]&0x1f) != h264.NALUTypeSPS || pps == nil {
-				continue
-			}
-			var sps h264.SPS
-			if err := sps.Unmarshal(nalu); err != nil {
-				return fmt.Errorf("invalid H.264 SPS: %w", err)
-			}
-			v := live.Video{Codec: fmt.Sprintf("avc1.%02X%02X%02X", sps.ProfileIdc, spsConstraints(nalu), sps.LevelIdc),
-				Profile: h264ProfileName(sps.ProfileIdc), Level: fmt.Sprintf("%d.%d", sps.LevelIdc/10, sps.LevelIdc%10),
-				Width: sps.Width(), Height: sps.Height(), Framerate: sps.FPS(), Track: "Track0"}
-			l := LimitsFor(ch.Type, v.Height)
-			if px := v.Width * v.Height; max(v.Width, v.Height) > max(l.MaxWidth, l.MaxHeight) || min(v.Width, v.Height) > min(l.MaxWidth, l.MaxHeight) || px > l.MaxPixels {
-				if s.OnLimitBreach != nil {
-					s.OnLimitBreach(ctx, stream.Snapshot(), "Ingest Resolution", int64(px), int64(l.MaxPixels))
-				}
-				breach = fmt.Errorf("channel %s: input %dx%d exceeds the %s channel's limit", ch.ARN, v.Width, v.Height, ch.Type)
-				return breach
-			}
-			if code := multitrackRefusal(ch.Multitrack, []live.Video{v}); code != "" {
-				stream.Refuse([]live.Video{v}, audio, code)
-				breach = fmt.Errorf("channel %s: refused: %s", ch.ARN, code)
-				return breach
-			}
-			described = true
-			stream.Describe([]live.Video{v}, audio)
-			if err := out.open(s.Packager, stream, []hls.VideoTrack{{SPS: nalu, PPS: pps, Codec: v.Codec, Width: v.Width, Height: v.Height}}, audioTrack); err != nil {
-				breach = fmt.Errorf("channel %s: %w", ch.ARN, err)
-				return breach
-			}
-			out.h264(0, ts90(pts), ts90(dts), au)
-			s.Log.Info("stream started", "channel", ch.ARN, "stream_id", stream.Snapshot().StreamID, "protocol", "srt",
-				"video", fmt.Sprint(v), "audio", fmt.Sprint(audio))
-			break
+		if sps == nil || pps == nil {
+			return nil
 		}
+		v, vt, err := describeVideo(kind, vps, sps, pps, "", 0)
+		if err != nil {
+			return err
+		}
+		l := LimitsFor(ch.Type, v.Height)
+		if px := v.Width * v.Height; max(v.Width, v.Height) > max(l.MaxWidth, l.MaxHeight) || min(v.Width, v.Height) > min(l.MaxWidth, l.MaxHeight) || px > l.MaxPixels {
+			if s.OnLimitBreach != nil {
+				s.OnLimitBreach(ctx, stream.Snapshot(), "Ingest Resolution", int64(px), int64(l.MaxPixels))
+			}
+			breach = fmt.Errorf("channel %s: input %dx%d exceeds the %s channel's limit", ch.ARN, v.Width, v.Height, ch.Type)
+			return breach
+		}
+		if code, why := multitrackRefusal(ch.Multitrack, []live.Video{v}); code != "" {
+			stream.Refuse([]live.Video{v}, audio, code)
+			breach = fmt.Errorf("channel %s: refused with %s: %s", ch.ARN, code, why)
+			return breach
+		}
+		described = true
+		stream.Describe([]live.Video{v}, audio)
+		if err := out.open(s.Packager, stream, []hls.VideoTrack{vt}, audioTrack); err != nil {
+			breach = fmt.Errorf("channel %s: %w", ch.ARN, err)
+			return breach
+		}
+		out.video(0, ts90(pts), ts90(dts), au)
+		s.Log.Info("stream started", "channel", ch.ARN, "stream_id", stream.Snapshot().StreamID, "protocol", "srt",
+			"video", fmt.Sprint(v), "audio", fmt.Sprint(audio))
 		return nil
-	})
+	}
+	if kind == hls.H265 {
+		r.OnDataH265(videoTrack, onVideo)
+	} else {
+		r.OnDataH264(videoTrack, onVideo)
+	}
 	r.OnDecodeError(func(err error) { s.Log.Debug("srt: MPEG-TS decode error", "channel", ch.ARN, "err", err) })
 	lastMeasure, warmed := time.Now(), false
 	for {

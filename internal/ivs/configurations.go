@@ -2,6 +2,8 @@ package ivs
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/openivs/openivs/internal/resource"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
@@ -78,6 +80,9 @@ func (p *Provider) CreateRecordingConfiguration(ctx context.Context, in *ivsapi.
 		RenditionConfiguration: &rend, RecordingReconnectWindowSeconds: &window,
 		State: ptr(ivsapi.RecordingConfigurationStateActive),
 	}
+	if p.cfg.Buckets != nil {
+		d.State = ptr(ivsapi.RecordingConfigurationStateCreating)
+	}
 	out := &ivsapi.CreateRecordingConfigurationResponse{}
 	err := p.st.Update(ctx, func(tx store.Tx) error {
 		r, err := resource.New(ctx, TypeRecordingConfiguration, str(in.Name), in.Tags, &d, p.now())
@@ -97,7 +102,49 @@ func (p *Provider) CreateRecordingConfiguration(ctx context.Context, in *ivsapi.
 	if err != nil {
 		return nil, err
 	}
+	if p.cfg.Buckets != nil {
+		p.bg.Add(1)
+		go p.checkBucket(*out.RecordingConfiguration.Arn, *in.DestinationConfiguration.S3.BucketName)
+	}
 	return out, nil
+}
+
+// bucketCheckTimeout bounds a bucket check; a destination that does not answer in time fails the configuration.
+const bucketCheckTimeout = 30 * time.Second
+
+// checkBucket moves a new recording configuration from CREATING to ACTIVE, or to CREATE_FAILED when its bucket
+// does not exist or cannot be written, as IVS does.
+func (p *Provider) checkBucket(arn, bucket string) {
+	defer p.bg.Done()
+	ctx, cancel := context.WithTimeout(p.bgCtx, bucketCheckTimeout)
+	defer cancel()
+	state := ivsapi.RecordingConfigurationStateActive
+	if err := p.cfg.Buckets.CheckBucket(ctx, bucket); err != nil {
+		if p.bgCtx.Err() != nil {
+			return // shutting down: the configuration stays CREATING
+		}
+		state = ivsapi.RecordingConfigurationStateCreateFailed
+		p.log.Warn("recording configuration failed: its bucket cannot be written", "arn", arn, "bucket", bucket, "err", err)
+	}
+	ctx = context.WithoutCancel(ctx)
+	err := p.st.Update(ctx, func(tx store.Tx) error {
+		r, err := tx.Get(ctx, arn)
+		if err != nil {
+			return err
+		}
+		var d ivsapi.RecordingConfiguration
+		if err := resource.Decode(r, &d); err != nil {
+			return err
+		}
+		d.State = ptr(state)
+		if err := resource.Encode(r, &d); err != nil {
+			return err
+		}
+		return tx.Update(ctx, r)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.log.Error("recording configuration: saving its state failed", "arn", arn, "err", err)
+	}
 }
 
 func (p *Provider) loadRecordingConfiguration(ctx context.Context, tx store.Tx, a string) (*ivsapi.RecordingConfiguration, error) {

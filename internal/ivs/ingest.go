@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/openivs/openivs/internal/awsapi"
 	"github.com/openivs/openivs/internal/ingest"
@@ -56,6 +57,15 @@ func (p *Provider) ResolveStreamKey(ctx context.Context, value string) (ingest.C
 				InsecureIngest: d.InsecureIngest, SRTPassphrase: d.SRTPassphrase,
 				Multitrack: ingest.Multitrack{Enabled: isTrue(d.Multitrack.Enabled), Policy: string(deref(d.Multitrack.Policy)),
 					MaximumResolution: string(deref(d.Multitrack.MaximumResolution))},
+			}
+			if d.RecordingConfigurationArn != "" {
+				rc, err := p.loadRecordingConfiguration(ctx, tx, d.RecordingConfigurationArn)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				if rc != nil {
+					ch.Recording = liveRecording(rc)
+				}
 			}
 			return nil
 		}
@@ -182,6 +192,31 @@ func (p *Provider) updateSession(ctx context.Context, s live.Snapshot, change fu
 	}
 }
 
+// liveRecording is what the recorder needs of a recording configuration.
+func liveRecording(rc *ivsapi.RecordingConfiguration) *live.Recording {
+	r := &live.Recording{ARN: deref(rc.Arn), State: string(deref(rc.State)),
+		ReconnectWindow: time.Duration(deref(rc.RecordingReconnectWindowSeconds)) * time.Second}
+	if d := rc.DestinationConfiguration; d != nil && d.S3 != nil {
+		r.Bucket = deref(d.S3.BucketName)
+	}
+	if t := rc.ThumbnailConfiguration; t != nil {
+		r.Thumbnails = deref(t.RecordingMode) != ivsapi.RecordingModeDisabled
+		r.ThumbnailInterval = time.Duration(deref(t.TargetIntervalSeconds)) * time.Second
+		r.ThumbnailResolution = string(deref(t.Resolution))
+		for _, s := range t.Storage {
+			r.ThumbnailSequential = r.ThumbnailSequential || s == ivsapi.ThumbnailConfigurationStorageSequential
+			r.ThumbnailLatest = r.ThumbnailLatest || s == ivsapi.ThumbnailConfigurationStorageLatest
+		}
+	}
+	if rd := rc.RenditionConfiguration; rd != nil {
+		r.RenditionSelection = string(deref(rd.RenditionSelection))
+		for _, x := range rd.Renditions {
+			r.Renditions = append(r.Renditions, string(x))
+		}
+	}
+	return r
+}
+
 func isTrue(b *bool) bool { return b != nil && *b }
 
 func deref[T any](p *T) T {
@@ -222,7 +257,7 @@ func videoConfiguration(v live.Video, legacy bool) ivsapi.VideoConfiguration {
 		VideoWidth: ptr(int64(v.Width)), VideoHeight: ptr(int64(v.Height)),
 		TargetFramerate: ptr(int64(v.Framerate + 0.5)), TargetBitrate: ptr(v.Bitrate),
 		Profile: ptr(v.Profile), Level: ptr(v.Level)}
-	if legacy {
+	if legacy && strings.HasPrefix(v.Codec, "avc1.") { // H.264 profile and level: not set for HEVC
 		c.AvcProfile, c.AvcLevel = ptr(v.Profile), ptr(v.Level)
 	}
 	return c

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/openivs/openivs/internal/pagetoken"
@@ -51,6 +52,14 @@ type Config struct {
 	RTMPSAddr string // the RTMPS listener (host:port); its port goes into ingestEndpoint
 	SRTAddr   string // the SRT listener (host:port)
 	Quotas    Quotas
+	// Buckets checks the destination of each new recording configuration (CREATING, then ACTIVE or
+	// CREATE_FAILED); nil makes them ACTIVE at once.
+	Buckets BucketChecker
+}
+
+// BucketChecker tells whether recordings can be written to a bucket (internal/record).
+type BucketChecker interface {
+	CheckBucket(ctx context.Context, bucket string) error
 }
 
 // Live is what the API needs from the media plane. Offline is the implementation with nothing live.
@@ -96,6 +105,11 @@ type Provider struct {
 	srtEndpoint    string
 
 	metadataPerChannel, metadataPerAccount *rateLimits
+
+	// background work (bucket checks), stopped by Close
+	bg     sync.WaitGroup
+	bgCtx  context.Context
+	bgStop context.CancelFunc
 }
 
 // PutMetadata call rates (IVS: not adjustable).
@@ -125,9 +139,16 @@ func New(ctx context.Context, st store.Store, cfg Config, live Live, log *slog.L
 		metadataPerChannel: newRateLimits(metadataChannelTPS, metadataChannelTPS),
 		metadataPerAccount: newRateLimits(metadataAccountTPS, metadataAccountTPS),
 		publicBase:         trimSlash(cfg.PublicURL)}
+	p.bgCtx, p.bgStop = context.WithCancel(context.Background())
 	p.ingestEndpoint = endpoint(u.Hostname(), cfg.RTMPSAddr, "443")
 	p.srtEndpoint = endpoint(u.Hostname(), cfg.SRTAddr, "9000")
 	return p, nil
+}
+
+// Close stops the provider's background work and waits for it.
+func (p *Provider) Close() {
+	p.bgStop()
+	p.bg.Wait()
 }
 
 // endpoint is host plus the listener's port, without the port when it is IVS's standard one (so that clients

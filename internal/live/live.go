@@ -38,6 +38,22 @@ type Channel struct {
 	PlaybackURL                    string
 	LatencyMode                    string // ivsapi.ChannelLatencyMode: LOW (LL-HLS) or NORMAL
 	ContainerFormat                string // ivsapi.ContainerFormat: TS or FRAGMENTED_MP4
+	// Recording is the channel's recording configuration as it was at go-live; nil when it has none.
+	Recording *Recording
+}
+
+// Recording is a channel's recording configuration (ivsapi.RecordingConfiguration), as the recorder needs it.
+type Recording struct {
+	ARN, Bucket         string
+	State               string        // ivsapi.RecordingConfigurationState: only ACTIVE records
+	Thumbnails          bool          // thumbnailConfiguration.recordingMode INTERVAL
+	ThumbnailInterval   time.Duration // targetIntervalSeconds
+	ThumbnailResolution string        // SD, HD, FULL_HD, LOWEST_RESOLUTION; "" for the source's
+	ThumbnailSequential bool          // storage has SEQUENTIAL
+	ThumbnailLatest     bool          // storage has LATEST
+	ReconnectWindow     time.Duration // recordingReconnectWindowSeconds
+	RenditionSelection  string        // ALL, NONE or CUSTOM
+	Renditions          []string      // CUSTOM's: SD, HD, FULL_HD, LOWEST_RESOLUTION
 }
 
 // Video and Audio describe the ingested media, as read from the stream itself.

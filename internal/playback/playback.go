@@ -69,6 +69,23 @@ type Config struct {
 	Country geo.Resolver // nil: countries unknown
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Recorder, when set, records streams from the segments packaged here (internal/record).
+	Recorder Recorder
+}
+
+// Recorder records live streams from the segments playback packages (internal/record implements it).
+type Recorder interface {
+	// Record is called when a stream's packaging starts, before any media, with its renditions (Bandwidth is
+	// not known yet) and their muxers. It returns nil when the stream is not recorded.
+	Record(ls *live.Stream, renditions []hls.Rendition, muxers []*hls.Muxer) Recording
+}
+
+// Recording receives a recorded stream's segments, from the ingest goroutine.
+type Recording interface {
+	// Segment is called with each complete segment of rendition i (complete segments are immutable).
+	Segment(i int, seg *hls.Segment)
+	// End is called once, after the last segment.
+	End()
 }
 
 // Durations of playback sessions.
@@ -109,6 +126,7 @@ type stream struct {
 	renditions []*rendition
 	ended      atomic.Int64 // unix nanoseconds when packaging ended; 0 while live
 	playable   atomic.Bool
+	recording  Recording // nil when not recorded; used from the ingest goroutine only
 }
 
 type rendition struct {
@@ -200,11 +218,13 @@ func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.Aud
 		if audio != nil {
 			r.codec += "," + audio.Codec
 		}
-		first := i == 0
 		m, err := hls.New(hls.Config{LowLatency: snap.Channel.LatencyMode != "NORMAL", Container: containerOf(snap.Channel.ContainerFormat),
-			Video: v, Audio: audio, Origin: snap.StartTime, OnSegment: func(*hls.Segment) {
-				if first && !st.playable.Swap(true) {
+			Video: v, Audio: audio, Origin: snap.StartTime, OnSegment: func(seg *hls.Segment) {
+				if i == 0 && !st.playable.Swap(true) {
 					ls.Playable()
+				}
+				if st.recording != nil {
+					st.recording.Segment(i, seg)
 				}
 			}})
 		if err != nil {
@@ -212,6 +232,15 @@ func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.Aud
 		}
 		r.m, r.prefix = m, r.name+"/"
 		st.renditions = append(st.renditions, r)
+	}
+	if s.cfg.Recorder != nil {
+		rs := make([]hls.Rendition, len(st.renditions))
+		ms := make([]*hls.Muxer, len(st.renditions))
+		for i, r := range st.renditions {
+			rs[i] = hls.Rendition{Name: r.name, Codecs: r.codec, Width: r.video.Width, Height: r.video.Height, FrameRate: r.fps}
+			ms[i] = r.m
+		}
+		st.recording = s.cfg.Recorder.Record(ls, rs, ms)
 	}
 	s.mu.Lock()
 	s.channels[st.name] = st
@@ -233,7 +262,7 @@ type sink struct {
 	failed bool
 }
 
-func (k *sink) WriteH264(track int, pts, dts time.Duration, au [][]byte) {
+func (k *sink) WriteVideo(track int, pts, dts time.Duration, au [][]byte) {
 	if track == 0 {
 		for _, c := range k.st.live.TakeCues() {
 			switch {
@@ -252,7 +281,7 @@ func (k *sink) WriteH264(track int, pts, dts time.Duration, au [][]byte) {
 	if track >= len(k.st.renditions) {
 		return
 	}
-	if err := k.st.renditions[track].m.WriteH264(pts, dts, au); err != nil && !k.failed {
+	if err := k.st.renditions[track].m.WriteVideo(pts, dts, au); err != nil && !k.failed {
 		k.failed = true
 		k.s.log.Error("packaging failed: the stream is ended with a Stream Failure", "stream", k.st.name, "err", err)
 		k.st.live.Fail("Stream processing failed. Please try again.")
@@ -268,6 +297,9 @@ func (k *sink) WriteAAC(pts time.Duration, au []byte) {
 func (k *sink) Close() {
 	for _, r := range k.st.renditions {
 		r.m.Close()
+	}
+	if k.st.recording != nil {
+		k.st.recording.End()
 	}
 	k.st.ended.Store(k.s.cfg.Now().UnixNano())
 }

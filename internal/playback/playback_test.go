@@ -1,25 +1,20 @@
 package playback
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
-
 	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/live"
+	"github.com/openivs/openivs/internal/mediatest"
 )
 
 // authority is a control plane with one public channel.
@@ -37,68 +32,23 @@ func (authority) RevokedThrough(context.Context, string, string) (int64, bool) {
 
 const playbackPath = "/api/video/v1/us-west-2.111111111111.channel.abcdefghijkl.m3u8"
 
-// fixtureFrame is an access unit of the hls fixture: video (H.264, AVCC NAL units) or audio (one AAC frame).
-type fixtureFrame struct {
-	video    bool
-	pts, dts time.Duration
-	au       [][]byte
-}
-
-// fixtureDuration is the fixture's length: looping it shifts each loop by this much.
+// fixtureDuration is the hls fixture's length: looping it shifts each loop by this much.
 const fixtureDuration = 4200 * time.Millisecond
 
 // fixture reads the hls fixture (4.2 s of 192x108 30 fps H.264 + AAC) and its tracks.
-func fixture(t testing.TB) (frames []fixtureFrame, video hls.VideoTrack, audio *hls.AudioTrack) {
+func fixture(t testing.TB) (frames []mediatest.Frame, video hls.VideoTrack, audio *hls.AudioTrack) {
 	t.Helper()
-	f, err := os.Open("../hls/testdata/source.ts")
+	ts, err := mediatest.ReadTS("../hls/testdata/source.ts")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := &mpegts.Reader{R: bufio.NewReader(f)}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	toDur := func(x int64) time.Duration { return time.Duration(x) * time.Second / 90000 }
-	for _, tr := range r.Tracks() {
-		switch c := tr.Codec.(type) {
-		case *tscodecs.H264:
-			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
-				for _, n := range au {
-					switch h264.NALUType(n[0] & 0x1f) {
-					case h264.NALUTypeSPS:
-						video.SPS = n
-					case h264.NALUTypePPS:
-						video.PPS = n
-					}
-				}
-				if video.SPS != nil { // the stream starts at its first SPS
-					frames = append(frames, fixtureFrame{video: true, pts: toDur(pts), dts: toDur(dts), au: au})
-				}
-				return nil
-			})
-		case *tscodecs.MPEG4Audio:
-			cfg := c.Config
-			audio = &hls.AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}
-			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
-				if video.SPS != nil {
-					for _, au := range aus {
-						frames = append(frames, fixtureFrame{pts: toDur(pts), au: [][]byte{au}})
-					}
-				}
-				return nil
-			})
-		}
-	}
-	for r.Read() == nil {
-	}
-	video.Codec, video.Width, video.Height = "avc1.64000B", 192, 108
-	return frames, video, audio
+	return ts.Frames, hls.VideoTrack{SPS: ts.SPS, PPS: ts.PPS, Codec: "avc1.64000B", Width: 192, Height: 108},
+		&hls.AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}
 }
 
 // publisher feeds the fixture, looped, to a live LOW-latency stream packaged by a Server.
 type publisher struct {
-	frames []fixtureFrame
+	frames []mediatest.Frame
 	sink   ingest.Sink
 	next   int // frames written
 }
@@ -107,10 +57,10 @@ type publisher struct {
 func (p *publisher) write() {
 	f := p.frames[p.next%len(p.frames)]
 	off := time.Duration(p.next/len(p.frames)) * fixtureDuration
-	if f.video {
-		p.sink.WriteH264(0, f.pts+off, f.dts+off, f.au)
+	if f.Video {
+		p.sink.WriteVideo(0, f.PTS+off, f.DTS+off, f.AU)
 	} else {
-		p.sink.WriteAAC(f.pts+off, f.au[0])
+		p.sink.WriteAAC(f.PTS+off, f.AU[0])
 	}
 	p.next++
 }
@@ -265,4 +215,36 @@ func FuzzQueryGet(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPackageRefusesHEVCInTS: HEVC on a TS channel cannot be packaged (the ingest then fails the stream with a
+// Stream Failure); on a FRAGMENTED_MP4 channel it is.
+func TestPackageRefusesHEVCInTS(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	reg := live.NewRegistry(live.DefaultLimits, nil, log)
+	t.Cleanup(reg.Close)
+	s := New(authority{ch: Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/abcdefghijkl"}}, Config{Log: log})
+	t.Cleanup(s.Close)
+	ts, err := mediatest.ReadTS("../hls/testdata/source_hevc.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, container := range []string{"TS", "FRAGMENTED_MP4"} {
+		id := []string{"tstststststs", "fmp4fmp4fmp4"}[i]
+		ls, err := reg.Begin(live.Channel{ARN: "arn:aws:ivs:us-west-2:111111111111:channel/" + id, Account: "111111111111",
+			Region: "us-west-2", ID: id, LatencyMode: "LOW", ContainerFormat: container}, func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls.Describe([]live.Video{{Codec: "hvc1.1.6.L60.90", Width: 192, Height: 108, Framerate: 30}}, nil)
+		k, err := s.Package(ls, []hls.VideoTrack{{Kind: hls.H265, VPS: ts.VPS, SPS: ts.SPS, PPS: ts.PPS,
+			Codec: "hvc1.1.6.L60.90", Width: 192, Height: 108}}, nil)
+		if (err == nil) != (container == "FRAGMENTED_MP4") {
+			t.Errorf("%s: Package: %v", container, err)
+		}
+		if k != nil {
+			k.Close()
+		}
+		ls.End("test")
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/openivs/openivs/internal/playback/geo"
 	"github.com/openivs/openivs/internal/realtime"
 	"github.com/openivs/openivs/internal/realtime/token"
+	"github.com/openivs/openivs/internal/record"
 	"github.com/openivs/openivs/internal/spec/ivsapi"
 	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
@@ -61,10 +62,15 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	limits.ConcurrentStreams = cfg.QuotaConcurrentStreams
 	reg := live.NewRegistry(limits, nil, log)
 	defer reg.Close()
-	api, prov, err := newAPI(ctx, cfg, st, creds, reg, log)
+	dest, err := recordingDestination(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	api, prov, err := newAPI(ctx, cfg, st, creds, reg, log, dest)
+	if err != nil {
+		return err
+	}
+	defer prov.Close()
 	sinks, err := events.NewSinks(events.SinkConfig{Log: cfg.Events.Log, Logger: log,
 		WebhookURL: cfg.Events.WebhookURL, WebhookSecret: cfg.Events.WebhookSecret,
 		EventBridgeBus: cfg.Events.EventBridgeBus, EventBridgeEndpoint: cfg.Events.EventBridgeEndpoint,
@@ -105,8 +111,17 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		return err
 	}
 	defer closeCountry()
-	play := playback.New(prov, playback.Config{Country: country, Log: log})
+	rec := record.New(record.Config{Dest: dest, Events: bus, Log: log, FFmpeg: record.FindFFmpeg(),
+		MaxBuffered: int64(cfg.Recording.MaxBufferedMB) << 20})
+	play := playback.New(prov, playback.Config{Country: country, Log: log, Recorder: rec})
 	defer play.Close()
+	// After the streams end (the ingest defer below) and before the bus closes: what recordings have left to
+	// write is written, and their end events published.
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		rec.Close(rctx)
+	}()
 
 	ingestCtx, stopIngest := context.WithCancel(context.Background())
 	rtmp := &ingest.RTMP{Resolver: prov, Live: reg, Log: log, AllowInsecure: cfg.AllowInsecureRTMP, OnLimitBreach: ep.limitBreach,
@@ -248,9 +263,25 @@ func countryResolver(cfg config.Config) (geo.Resolver, func(), error) {
 }
 
 // newAPI builds the API handler: the providers over st behind the authentication cfg asks for.
-func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config.Credentials, lv ivs.Live, log *slog.Logger) (http.Handler, *ivs.Provider, error) {
+// recordingDestination is the S3 API at --recording-s3-endpoint, or a directory per bucket under the data
+// directory.
+func recordingDestination(ctx context.Context, cfg config.Config) (record.Destination, error) {
+	rc := cfg.Recording
+	if rc.S3Endpoint == "" {
+		return record.Dir{Root: filepath.Join(cfg.DataDir, "recordings")}, nil
+	}
+	d, err := record.NewS3(ctx, record.S3Config{Endpoint: rc.S3Endpoint, Region: rc.S3Region, AccessKeyID: rc.S3AccessKeyID,
+		SecretAccessKey: rc.S3SecretAccessKey, PathStyle: rc.S3PathStyle})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newAPI builds the API handler and the ivs provider; buckets (nil in tests) checks recording destinations.
+func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config.Credentials, lv ivs.Live, log *slog.Logger, buckets ivs.BucketChecker) (http.Handler, *ivs.Provider, error) {
 	prov, err := ivs.New(ctx, st, ivs.Config{
-		PublicURL: cfg.PublicURL, RTMPSAddr: cfg.RTMPSAddr, SRTAddr: cfg.SRTAddr,
+		PublicURL: cfg.PublicURL, RTMPSAddr: cfg.RTMPSAddr, SRTAddr: cfg.SRTAddr, Buckets: buckets,
 		Quotas: ivs.Quotas{Channels: cfg.QuotaChannels, PlaybackKeyPairs: cfg.QuotaPlaybackKeyPairs,
 			RecordingConfigurations: cfg.QuotaRecordingConfigurations, PlaybackRestrictionPolicies: cfg.QuotaPlaybackRestrictionPolicies,
 			AdConfigurations: cfg.QuotaAdConfigurations},

@@ -3,9 +3,12 @@ package e2e
 import (
 	"crypto/elliptic"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ivs"
@@ -134,9 +137,20 @@ func TestIVSRecordingConfigurations(t *testing.T) {
 	acct := DefaultCredential.AccountID
 	foreign := createForeignResources(t, s)
 
-	// Defaults.
+	// Without an S3 endpoint, buckets are directories under the data directory: these two exist.
+	for _, b := range []string{"my-bucket", "other.bucket-1"} {
+		if err := os.MkdirAll(filepath.Join(s.DataDir, "recordings", b), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Defaults. A new configuration is CREATING while its bucket is checked, then ACTIVE.
 	def := sdk(c.CreateRecordingConfiguration(ctx, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("my-bucket")})).must(t, "CreateRecordingConfiguration").RecordingConfiguration
 	checkARN(t, "CreateRecordingConfiguration", def.Arn, "us-west-2", acct, "recording-configuration")
+	if def.State != types.RecordingConfigurationStateCreating {
+		t.Errorf("CreateRecordingConfiguration: state %s, want CREATING", def.State)
+	}
+	def.State = waitRecordingState(t, c, *def.Arn)
 	wantDefaultRC := func(what string, rc *types.RecordingConfiguration) {
 		t.Helper()
 		th, rd := rc.ThumbnailConfiguration, rc.RenditionConfiguration
@@ -178,6 +192,7 @@ func TestIVSRecordingConfigurations(t *testing.T) {
 		}
 	}
 	full := sdk(c.CreateRecordingConfiguration(ctx, in)).must(t, "CreateRecordingConfiguration (every member)").RecordingConfiguration
+	full.State = waitRecordingState(t, c, *full.Arn)
 	wantFullRC("CreateRecordingConfiguration (every member)", full)
 	wantFullRC("GetRecordingConfiguration (every member)", sdk(c.GetRecordingConfiguration(ctx, &ivs.GetRecordingConfigurationInput{Arn: full.Arn})).must(t, "GetRecordingConfiguration").RecordingConfiguration)
 	disabled := sdk(c.CreateRecordingConfiguration(ctx, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("my-bucket"),
@@ -185,6 +200,14 @@ func TestIVSRecordingConfigurations(t *testing.T) {
 	if th := disabled.ThumbnailConfiguration; th == nil || th.RecordingMode != types.RecordingModeDisabled || th.TargetIntervalSeconds != nil {
 		t.Errorf("thumbnails DISABLED: %+v", th)
 	}
+	waitRecordingState(t, c, *disabled.Arn)
+
+	// A bucket that does not exist: CREATE_FAILED, as IVS does.
+	missing := sdk(c.CreateRecordingConfiguration(ctx, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("no-such-bucket")})).must(t, "CreateRecordingConfiguration (missing bucket)").RecordingConfiguration
+	if st := waitRecordingState(t, c, *missing.Arn); st != types.RecordingConfigurationStateCreateFailed {
+		t.Errorf("recording configuration with a missing bucket: state %s, want CREATE_FAILED", st)
+	}
+	sdk(c.DeleteRecordingConfiguration(ctx, &ivs.DeleteRecordingConfigurationInput{Arn: missing.Arn})).must(t, "DeleteRecordingConfiguration (missing bucket)")
 
 	ls := sdk(c.ListRecordingConfigurations(ctx, &ivs.ListRecordingConfigurationsInput{})).must(t, "ListRecordingConfigurations")
 	if len(ls.RecordingConfigurations) != 3 || ls.NextToken != nil {
@@ -617,4 +640,20 @@ func TestIVSConfigurationQuotas(t *testing.T) {
 	sdk(c.CreateRecordingConfiguration(ctx, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("bucket")})).must(t, "CreateRecordingConfiguration after delete")
 	sdk(c.CreatePlaybackRestrictionPolicy(ctx, &ivs.CreatePlaybackRestrictionPolicyInput{})).must(t, "CreatePlaybackRestrictionPolicy after delete")
 	sdk(c.CreateAdConfiguration(ctx, &ivs.CreateAdConfigurationInput{MediaTailorPlaybackConfigurations: mt})).must(t, "CreateAdConfiguration after delete")
+}
+
+// waitRecordingState waits for a recording configuration to leave CREATING and returns its state.
+func waitRecordingState(t *testing.T, c *ivs.Client, arn string) types.RecordingConfigurationState {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rc := sdk(c.GetRecordingConfiguration(Ctx(t), &ivs.GetRecordingConfigurationInput{Arn: &arn})).must(t, "GetRecordingConfiguration").RecordingConfiguration
+		if rc.State != types.RecordingConfigurationStateCreating {
+			return rc.State
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recording configuration %s still CREATING after 10 s", arn)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -78,9 +78,8 @@ func splitAnnexB(b []byte) [][]byte {
 	return out
 }
 
-// publishMultitrack publishes the same H.264 on tracks video tracks (Enhanced RTMP multitrack) for d, or until
-// the server closes the connection; it returns the error that ended it.
-func publishMultitrack(t *testing.T, rtmpURL string, tracks int, sps, pps []byte, aus [][][]byte, d time.Duration) error {
+// dialPublish connects an RTMP client to publish at rtmpURL.
+func dialPublish(t *testing.T, rtmpURL string) (*gortmplib.Client, error) {
 	u, err := url.Parse(rtmpURL)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +88,16 @@ func publishMultitrack(t *testing.T, rtmpURL string, tracks int, sps, pps []byte
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := c.Initialize(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// publishMultitrack publishes the same H.264 on tracks video tracks (Enhanced RTMP multitrack) for d, or until
+// the server closes the connection; it returns the error that ended it.
+func publishMultitrack(t *testing.T, rtmpURL string, tracks int, sps, pps []byte, aus [][][]byte, d time.Duration) error {
+	c, err := dialPublish(t, rtmpURL)
+	if err != nil {
 		return err
 	}
 	defer c.Close()
