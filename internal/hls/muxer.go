@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
@@ -117,11 +118,16 @@ type Muxer struct {
 	retired  []*Segment
 	closed   bool
 	maxDur   time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
-	version  uint64        // publications so far: the playlist changes with each
-	shared   [2]struct {   // SharedPlaylist's bodies (full, delta) and the version they were rendered at
-		version uint64
-		body    []byte
-	}
+	target   atomic.Int64  // targetDuration(), readable without m.mu
+
+	// Read without m.mu, so that the viewers woken together by a publication do not queue on it; written under
+	// m.mu.
+	version atomic.Uint64                 // publications so far: the playlist changes with each
+	edge    atomic.Uint64                 // the live edge (see storeEdge)
+	newest  atomic.Pointer[newestPart]    // the part published last
+	shared  [2]atomic.Pointer[sharedBody] // SharedPlaylist's bodies (full, delta)
+
+	sharedPrefix string // SharedPlaylist's prefix
 
 	// writer state
 	started   bool
@@ -142,6 +148,18 @@ type Muxer struct {
 	adEvents  uint32
 	adPending *adBreak
 	adActive  *adBreak
+}
+
+type newestPart struct {
+	msn  uint64
+	i    int
+	part *Part
+}
+
+type sharedBody struct {
+	version uint64 // the playlist's version it was rendered at
+	body    []byte
+	read    atomic.Bool // returned by SharedPlaylist
 }
 
 // New returns a Muxer for one rendition.
@@ -166,6 +184,7 @@ func New(cfg Config) (*Muxer, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.target.Store(int64(m.targetDuration()))
 	return m, nil
 }
 
@@ -338,6 +357,7 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 	}
 	seg := m.open
 	seg.Parts = append(seg.Parts, p)
+	m.newest.Store(&newestPart{msn: seg.MSN, i: len(seg.Parts) - 1, part: p})
 	seg.Size += len(data)
 	if last {
 		seg.Duration = end - seg.StartDTS
@@ -346,6 +366,7 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 			seg.Bitrate = int64(seg.Size) * 8 * int64(time.Second) / int64(seg.Duration)
 		}
 		m.maxDur = max(m.maxDur, seg.Duration)
+		m.target.Store(int64(m.targetDuration()))
 		m.open = nil
 		m.segStart = end
 		m.trim()
@@ -388,10 +409,47 @@ func (m *Muxer) trim() {
 	}
 }
 
+// broadcast publishes a change of the playlist to readers and wakes the waiters; m.mu held.
 func (m *Muxer) broadcast() {
-	m.version++
+	m.version.Add(1)
+	m.storeEdge()
+	for i := range m.shared {
+		if c := m.shared[i].Load(); c != nil && c.read.Load() { // viewers read this form: have it ready when they wake
+			m.renderShared(i)
+		}
+	}
 	close(m.changed)
 	m.changed = make(chan struct{})
+}
+
+// The live edge, packed for one atomic load: the ended bit, the segment being made (or the next one, when none
+// is open) and how many of its parts are published.
+const (
+	edgeEnded = 1 << 63
+	edgeParts = 1<<16 - 1
+)
+
+// storeEdge records the live edge; m.mu held.
+func (m *Muxer) storeEdge() {
+	e := m.nextMSN << 16
+	if m.open != nil {
+		e = m.open.MSN<<16 | uint64(min(len(m.open.Parts), edgeParts))
+	}
+	if m.closed {
+		e |= edgeEnded
+	}
+	m.edge.Store(e)
+}
+
+// published tells, without m.mu, whether (msn, part) is published (part < 0: segment msn complete) or the stream
+// has ended: when it is true, so is m.closed || m.has(msn, part).
+func (m *Muxer) published(msn uint64, part int) bool {
+	e := m.edge.Load()
+	if e&edgeEnded != 0 {
+		return true
+	}
+	edgeMSN, parts := e&^edgeEnded>>16, int(e&edgeParts)
+	return msn < edgeMSN || msn == edgeMSN && part >= 0 && part < parts
 }
 
 // Close ends the stream: the held-back frame is published, the playlist gets EXT-X-ENDLIST, and waiters wake.
@@ -459,8 +517,13 @@ var ErrTooFar = errors.New("hls: requested media is too far in the future")
 var ErrGone = errors.New("hls: no such segment or part")
 
 // WaitPart returns part i of segment msn, waiting for it while it is the next part or close to it (a preload
-// hint, a blocking playlist request). It gives up when ctx ends.
-func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int) (*Part, error) {
+// hint, a blocking playlist request). It gives up when ctx ends, or after timeout (when > 0;
+// context.DeadlineExceeded). A part already published is returned without starting a timer.
+func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int, timeout time.Duration) (*Part, error) {
+	if n := m.newest.Load(); n != nil && n.msn == msn && n.i == i { // the common request: the newest part
+		return n.part, nil
+	}
+	var expired <-chan time.Time
 	for {
 		m.mu.Lock()
 		if s := m.find(msn); s != nil && i < len(s.Parts) {
@@ -480,10 +543,17 @@ func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int) (*Part, error) 
 		if closed {
 			return nil, ErrClosed
 		}
+		if expired == nil && timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-expired:
+			return nil, context.DeadlineExceeded
 		}
 	}
 }
@@ -522,11 +592,15 @@ func (m *Muxer) has(msn uint64, part int) bool {
 	return s.Complete || part < len(s.Parts)
 }
 
-// Wait blocks until the playlist holds (msn, part) (part < 0: segment msn complete), the stream ends, or ctx ends
-// (then it returns nil: the caller serves the playlist as it is). ErrTooFar when the request is beyond the
-// server's reach.
-func (m *Muxer) Wait(ctx context.Context, msn uint64, part int) error {
+// Wait blocks until the playlist holds (msn, part) (part < 0: segment msn complete), the stream ends, ctx ends, or
+// timeout passes (when > 0); in the last two cases it returns nil: the caller serves the playlist as it is.
+// ErrTooFar when the request is beyond the server's reach.
+func (m *Muxer) Wait(ctx context.Context, msn uint64, part int, timeout time.Duration) error {
+	var expired <-chan time.Time
 	for {
+		if m.published(msn, part) {
+			return nil
+		}
 		m.mu.Lock()
 		if m.closed || m.has(msn, part) {
 			m.mu.Unlock()
@@ -538,9 +612,16 @@ func (m *Muxer) Wait(ctx context.Context, msn uint64, part int) error {
 		}
 		ch := m.changed
 		m.mu.Unlock()
+		if expired == nil && timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			return nil
+		case <-expired:
 			return nil
 		}
 	}
@@ -562,9 +643,7 @@ func (m *Muxer) Changed() <-chan struct{} {
 
 // TargetDuration is the playlist's EXT-X-TARGETDURATION.
 func (m *Muxer) TargetDuration() time.Duration {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.targetDuration()
+	return time.Duration(m.target.Load())
 }
 
 // PeakBitrate is the highest bitrate of the segments in the window (bits per second), 0 before the first.
@@ -583,7 +662,7 @@ func (m *Muxer) PeakBitrate() int64 {
 // HLS, from Twitch), sent with chunked transfer while it is being made. ErrGone when there is no such segment.
 func (m *Muxer) StreamSegment(ctx context.Context, msn uint64, write func([]byte) error) error {
 	for i := 0; ; i++ {
-		p, err := m.WaitPart(ctx, msn, i)
+		p, err := m.WaitPart(ctx, msn, i, 0)
 		switch {
 		case err == nil:
 		case i > 0 && (errors.Is(err, ErrGone) || errors.Is(err, ErrClosed)):

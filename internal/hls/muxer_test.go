@@ -332,6 +332,49 @@ func TestMuxerDeltaUpdateAndWindow(t *testing.T) {
 	}
 }
 
+// TestMuxerLockFreeReads: what readers learn without the mutex (the live edge, the newest part, the shared
+// playlist) agrees with the locked state at every frame of a stream that outlives its window, and at its end.
+func TestMuxerLockFreeReads(t *testing.T) {
+	frames, v, a := fixture(t)
+	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for msn := uint64(0); msn <= m.nextMSN+1; msn++ {
+			for part := -1; part < 6; part++ {
+				if got, want := m.published(msn, part), m.closed || m.has(msn, part); got != want {
+					t.Fatalf("published(%d, %d) = %v, has: %v (next %d)", msn, part, got, want, m.nextMSN)
+				}
+			}
+		}
+		if n := m.newest.Load(); n != nil {
+			if s := m.find(n.msn); s == nil || n.i >= len(s.Parts) || s.Parts[n.i] != n.part || (m.open != nil && n.i != len(m.open.Parts)-1) {
+				t.Fatalf("newest part (%d, %d) is not the last published", n.msn, n.i)
+			}
+		}
+	}
+	checkShared := func() {
+		for _, skip := range []bool{false, true} {
+			shared := m.SharedPlaylist("x/", skip)
+			if want := m.MediaPlaylist(PrefixURLs{Prefix: "x/", Ext: "ts"}, skip); !bytes.Equal(shared, want) {
+				t.Fatalf("SharedPlaylist(skip=%v) is stale:\n%s\nwant:\n%s", skip, shared, want)
+			}
+		}
+	}
+	feed(t, m, frames, 3, func(i int) {
+		check()
+		if i%7 == 0 {
+			checkShared()
+		}
+	})
+	m.Close()
+	check()
+	checkShared()
+}
+
 func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	frames, v, a := fixture(t)
 	m, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a})
@@ -354,14 +397,14 @@ func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	defer cancel()
 	gotPart := make(chan error, 1)
 	go func() {
-		p, err := m.WaitPart(ctx, msn, part)
+		p, err := m.WaitPart(ctx, msn, part, 0)
 		if err == nil && len(p.Data) == 0 {
 			err = errors.New("empty part")
 		}
 		gotPart <- err
 	}()
 	waited := make(chan error, 1)
-	go func() { waited <- m.Wait(ctx, msn, part) }()
+	go func() { waited <- m.Wait(ctx, msn, part, 0) }()
 	select {
 	case err := <-gotPart:
 		t.Fatalf("the hinted part was served before it existed: %v", err)
@@ -377,14 +420,27 @@ func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	if !strings.Contains(string(m.MediaPlaylist(RelativeURLs{Ext: "mp4"}, false)), mp.PreloadHint.URI) {
 		t.Error("the playlist after the wait does not list the hinted part")
 	}
-	if err := m.Wait(ctx, msn+5, 0); !errors.Is(err, ErrTooFar) {
+	if err := m.Wait(ctx, msn+5, 0, 0); !errors.Is(err, ErrTooFar) {
 		t.Errorf("a request five segments ahead: %v, want ErrTooFar", err)
+	}
+	// blocking requests give up after their timeout: the playlist is served as it is, the part is not
+	m.mu.Lock()
+	nextMSN, nextPart := m.nextMSN, 0
+	if m.open != nil {
+		nextMSN, nextPart = m.open.MSN, len(m.open.Parts)
+	}
+	m.mu.Unlock()
+	if err := m.Wait(ctx, nextMSN, nextPart, 20*time.Millisecond); err != nil {
+		t.Errorf("a blocking reload that timed out: %v, want nil", err)
+	}
+	if _, err := m.WaitPart(ctx, nextMSN, nextPart, 20*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a part that did not come in time: %v, want context.DeadlineExceeded", err)
 	}
 	m.Close()
 	m.mu.Lock()
 	next := m.nextMSN
 	m.mu.Unlock()
-	if _, err := m.WaitPart(ctx, next, 0); !errors.Is(err, ErrClosed) {
+	if _, err := m.WaitPart(ctx, next, 0, 0); !errors.Is(err, ErrClosed) {
 		t.Errorf("waiting for a part of an ended stream: %v, want ErrClosed", err)
 	}
 }

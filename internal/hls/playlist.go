@@ -38,19 +38,37 @@ func (u PrefixURLs) Part(msn uint64, i int) string {
 
 // SharedPlaylist is MediaPlaylist with media named relative to the playlist under prefix, the same body for
 // every viewer: it is rendered once per publication (and skip) and then served from a cache. prefix must be the
-// same on every call.
+// same on every call. A form (full or delta) read since the last publication is rendered at the next one before
+// the waiting viewers are woken, so that they find it ready instead of queueing for its render.
 func (m *Muxer) SharedPlaylist(prefix string, skip bool) []byte {
 	i := 0
 	if skip {
 		i = 1
 	}
+	if c := m.shared[i].Load(); c != nil && c.version == m.version.Load() {
+		if !c.read.Load() {
+			c.read.Store(true)
+		}
+		return c.body // rendered since the last publication
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c := &m.shared[i]
-	if c.body == nil || c.version != m.version {
-		c.body, c.version = m.mediaPlaylist(PrefixURLs{Prefix: prefix, Ext: m.f.ext()}, skip), m.version
-	}
+	m.sharedPrefix = prefix
+	c := m.renderShared(i)
+	c.read.Store(true)
 	return c.body
+}
+
+// renderShared returns SharedPlaylist's body i (0 full, 1 delta) at the current version, rendering it if it is
+// not; m.mu held.
+func (m *Muxer) renderShared(i int) *sharedBody {
+	v := m.version.Load() // changes only under m.mu
+	if c := m.shared[i].Load(); c != nil && c.version == v {
+		return c
+	}
+	c := &sharedBody{version: v, body: m.mediaPlaylist(PrefixURLs{Prefix: m.sharedPrefix, Ext: m.f.ext()}, i == 1)}
+	m.shared[i].Store(c)
+	return c
 }
 
 // MediaPlaylist renders the rendition's media playlist; skip asks for a delta update (_HLS_skip=YES), honoured

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,8 +107,9 @@ type Server struct {
 	log    *slog.Logger
 
 	mu       sync.RWMutex
-	channels map[string]*stream // live (and recently ended) streams by playback name "<region>.<account>.channel.<id>"
-	sessions map[sessionID]*session
+	channels map[string]*stream  // live (and recently ended) streams by playback name "<region>.<account>.channel.<id>"
+	sessions map[string]*session // by URL token
+	lengths  lengthCache
 
 	keyCache sync.Map // PEM → *ecdsa.PublicKey
 
@@ -128,16 +130,19 @@ type stream struct {
 }
 
 type rendition struct {
-	name  string // "720p30"
-	m     *hls.Muxer
-	video hls.VideoTrack
-	codec string // CODECS attribute
-	fps   float64
+	name   string // "720p30"
+	prefix string // its media's URLs, relative to its playlist: "720p30/"
+	m      *hls.Muxer
+	video  hls.VideoTrack
+	codec  string // CODECS attribute
+	fps    float64
 }
 
 // session is one viewer's playback.
 type session struct {
 	id       sessionID
+	tok      string // the URL token that names it, sealed once
+	expires  int64  // the token's expiry, Unix seconds
 	st       *stream
 	channel  string // channel ARN
 	lastSeen atomic.Int64
@@ -164,7 +169,7 @@ func New(a Authority, cfg Config) *Server {
 		rand.Read(secret)
 	}
 	s := &Server{cfg: cfg, auth: a, sealer: auth.NewSealer(secret), log: cfg.Log,
-		channels: map[string]*stream{}, sessions: map[sessionID]*session{},
+		channels: map[string]*stream{}, sessions: map[string]*session{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.sweep()
 	return s
@@ -225,7 +230,7 @@ func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.Aud
 		if err != nil {
 			return nil, fmt.Errorf("rendition %s: %w", r.name, err)
 		}
-		r.m = m
+		r.m, r.prefix = m, r.name+"/"
 		st.renditions = append(st.renditions, r)
 	}
 	if s.cfg.Recorder != nil {
@@ -318,11 +323,11 @@ func (s *Server) sweepOnce() {
 	now := s.cfg.Now()
 	counts := map[*stream]int64{}
 	s.mu.Lock()
-	for id, ss := range s.sessions {
+	for tok, ss := range s.sessions {
 		last := time.Unix(0, ss.lastSeen.Load())
 		switch {
 		case now.Sub(last) > sessionIdle:
-			delete(s.sessions, id)
+			delete(s.sessions, tok)
 		case now.Sub(last) <= viewerActive && ss.st.ended.Load() == 0:
 			counts[ss.st]++
 		}
@@ -349,9 +354,9 @@ func (s *Server) sweepOnce() {
 // ServeHTTP serves the playback paths (see the package doc).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Access-Control-Allow-Origin", "*")
-	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Type, Date")
-	h.Set("Timing-Allow-Origin", "*")
+	h["Access-Control-Allow-Origin"] = hvAny
+	h["Access-Control-Expose-Headers"] = hvExposed
+	h["Timing-Allow-Origin"] = hvAny
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
@@ -386,6 +391,53 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Owns tells whether a request path is playback's.
 func Owns(path string) bool {
 	return strings.HasPrefix(path, "/api/video/v1/") || strings.HasPrefix(path, "/v1/playlist/") || strings.HasPrefix(path, "/v1/segment/")
+}
+
+// Header values of the playback responses, shared by all of them and never modified (net/http copies a handler's
+// header map before it adds to it): setting one costs no allocation, where Header.Set makes a slice.
+var (
+	hvAny          = []string{"*"}
+	hvExposed      = []string{"Content-Length, Content-Type, Date"}
+	hvPlaylist     = []string{"application/vnd.apple.mpegurl"}
+	hvTS           = []string{"video/mp2t"}
+	hvMP4          = []string{"video/mp4"}
+	hvNoCache      = []string{"no-cache"}
+	hvMediaCache   = []string{"max-age=3600"}
+	hvAcceptRanges = []string{"bytes"}
+	hvMaxAge       [61][]string // "max-age=<i>"
+)
+
+func init() {
+	for i := range hvMaxAge {
+		hvMaxAge[i] = []string{"max-age=" + strconv.Itoa(i)}
+	}
+}
+
+// maxAge is the Cache-Control value "max-age=<sec>".
+func maxAge(sec int) []string {
+	if sec >= 0 && sec < len(hvMaxAge) {
+		return hvMaxAge[sec]
+	}
+	return []string{"max-age=" + strconv.Itoa(sec)}
+}
+
+// lengthCache holds Content-Length header values by length, in a few slots: every viewer of a stream is sent the
+// same playlists and parts, so the value made for the first is found by the others.
+type lengthCache [64]atomic.Pointer[lengthValue]
+
+type lengthValue struct {
+	n int
+	v []string
+}
+
+func (c *lengthCache) get(n int) []string {
+	slot := &c[uint(n)%uint(len(c))]
+	if e := slot.Load(); e != nil && e.n == n {
+		return e.v
+	}
+	e := &lengthValue{n: n, v: []string{strconv.Itoa(n)}}
+	slot.Store(e)
+	return e.v
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
@@ -489,7 +541,9 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name 
 	rand.Read(ss.id[:])
 	ss.st = st
 	ss.lastSeen.Store(now.UnixNano())
-	tok := s.sealer.Seal(ss.id[:], now.Add(variantURLLife))
+	exp := now.Add(variantURLLife).Truncate(time.Second) // whole seconds, as sealed: ss.expires is the token's
+	tok := s.sealer.Seal(ss.id[:], exp)
+	ss.tok, ss.expires = tok, exp.Unix()
 	for _, rd := range st.renditions {
 		if !allowedResolution(ss.maxRes, rd.video) {
 			continue
@@ -502,9 +556,9 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name 
 		return
 	}
 	s.mu.Lock()
-	s.sessions[ss.id] = ss
+	s.sessions[tok] = ss
 	s.mu.Unlock()
-	s.write(w, r, "application/vnd.apple.mpegurl", "no-cache", hls.Multivariant(rs, true))
+	s.write(w, r, hvPlaylist, hvNoCache, hls.Multivariant(rs, true))
 }
 
 // allowedResolution applies aws:maximum-resolution to a rendition (its shorter edge).
@@ -521,36 +575,34 @@ func bandwidth(r *rendition) int64 {
 	return 3_000_000
 }
 
-func (s *Server) write(w http.ResponseWriter, r *http.Request, ctype, cache string, body []byte) {
+func (s *Server) write(w http.ResponseWriter, r *http.Request, ctype, cache []string, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", ctype)
-	h.Set("Cache-Control", cache)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = ctype
+	h["Cache-Control"] = cache
+	h["Content-Length"] = s.lengths.get(len(body))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		w.Write(body)
+		writeBody(w, r, body)
 	}
 }
 
 // session opens a URL token and finds its live session, applying the per-request checks.
 func (s *Server) session(w http.ResponseWriter, r *http.Request, tok string, playlist bool) (*session, bool) {
 	now := s.cfg.Now()
-	raw, err := s.sealer.Open(tok, now)
-	if err != nil {
-		refuse(w, err)
-		return nil, false
-	}
-	var id sessionID
-	if len(raw) != len(id) {
-		refuse(w, auth.Refuse(auth.ReasonURLSignature, "not a playback URL of this server"))
-		return nil, false
-	}
-	copy(id[:], raw)
 	s.mu.RLock()
-	ss := s.sessions[id]
+	ss := s.sessions[tok]
 	s.mu.RUnlock()
-	if ss == nil {
-		refuse(w, auth.Refuse(auth.ReasonSessionExpired, "this playback session has ended: load the playbackUrl again"))
+	// A token found is one this server sealed (the same string): only its expiry is left to check. Any other is
+	// opened, for the reason it is refused.
+	if ss == nil || now.Unix() >= ss.expires {
+		raw, err := s.sealer.Open(tok, now)
+		if err == nil && len(raw) != len(sessionID{}) {
+			err = auth.Refuse(auth.ReasonURLSignature, "not a playback URL of this server")
+		}
+		if err == nil {
+			err = auth.Refuse(auth.ReasonSessionExpired, "this playback session has ended: load the playbackUrl again")
+		}
+		refuse(w, err)
 		return nil, false
 	}
 	origin := r.Header.Get("Origin")
@@ -586,6 +638,33 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, tok string, pla
 	return ss, true
 }
 
+// queryGet is url.Values.Get of the query raw (the first value of key), without building the map.
+func queryGet(raw, key string) string {
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(kv, ";") {
+			continue // url.ParseQuery skips it
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if k != key {
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if u, err := url.QueryUnescape(k); err != nil || u != key {
+				continue
+			}
+		}
+		if !strings.ContainsAny(v, "%+") {
+			return v
+		}
+		if u, err := url.QueryUnescape(v); err == nil {
+			return u
+		}
+	}
+	return ""
+}
+
 func (st *stream) rendition(name string) *rendition {
 	for _, r := range st.renditions {
 		if r.name == name {
@@ -612,82 +691,81 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string)
 		writeError(w, http.StatusNotFound, "not_found", "no such rendition")
 		return
 	}
-	q := r.URL.Query()
-	cache := "no-cache"
-	if msnS := q.Get("_HLS_msn"); msnS != "" && rd.m.Config().LowLatency {
+	q := r.URL.RawQuery
+	cache := hvNoCache
+	if msnS := queryGet(q, "_HLS_msn"); msnS != "" && rd.m.Config().LowLatency {
 		msn, err := strconv.ParseUint(msnS, 10, 64)
 		part := -1
-		if err == nil && q.Get("_HLS_part") != "" {
+		if partS := queryGet(q, "_HLS_part"); err == nil && partS != "" {
 			var p uint64
-			p, err = strconv.ParseUint(q.Get("_HLS_part"), 10, 31)
+			p, err = strconv.ParseUint(partS, 10, 31)
 			part = int(p)
 		}
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "bad_request", "_HLS_msn and _HLS_part must be non-negative integers")
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), blockingTimeout*rd.m.TargetDuration())
-		err = rd.m.Wait(ctx, msn, part)
-		cancel()
+		target := rd.m.TargetDuration()
+		err = rd.m.Wait(r.Context(), msn, part, blockingTimeout*target)
 		if errors.Is(err, hls.ErrTooFar) {
 			writeError(w, http.StatusBadRequest, "bad_request", "_HLS_msn/_HLS_part is too far beyond the live edge")
 			return
 		}
-		cache = "max-age=" + strconv.Itoa(int(rd.m.TargetDuration().Seconds())*6)
+		cache = maxAge(int(target/time.Second) * 6)
 	}
 	// Segment and part URLs are relative to the playlist ("<rendition>/<msn>.<part>.<ext>"), so they carry the
 	// session's token from its path: a segment's URL must stay the same from one reload to the next (hls.js
 	// refuses a playlist whose segment URLs changed), and every viewer gets the same body, rendered once per
 	// publication (SharedPlaylist). Their authorisation is the session's, which ends when the viewer is revoked,
 	// its key pair deleted, or it is idle for sessionIdle.
-	body := rd.m.SharedPlaylist(rd.name+"/", q.Get("_HLS_skip") == "YES" || q.Get("_HLS_skip") == "v2")
-	s.write(w, r, "application/vnd.apple.mpegurl", cache, body)
+	skip := queryGet(q, "_HLS_skip")
+	body := rd.m.SharedPlaylist(rd.prefix, skip == "YES" || skip == "v2")
+	s.write(w, r, hvPlaylist, cache, body)
 }
 
 // serveSegment answers init sections, segments and parts; a part that is the next one (a preload hint) is
 // waited for.
 func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest string) {
-	fields := strings.Split(rest, "/")
-	if len(fields) != 3 {
+	tok, rest, ok := strings.Cut(rest, "/")
+	rname, file, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 || strings.Contains(file, "/") {
 		writeError(w, http.StatusNotFound, "not_found", "no such segment")
 		return
 	}
-	ss, ok := s.session(w, r, fields[0], false)
+	ss, ok := s.session(w, r, tok, false)
 	if !ok {
 		return
 	}
-	rd := ss.st.rendition(fields[1])
+	rd := ss.st.rendition(rname)
 	if rd == nil {
 		writeError(w, http.StatusNotFound, "not_found", "no such rendition")
 		return
 	}
-	const cache = "max-age=3600"
-	file := fields[2]
 	if file == "init.mp4" {
 		init := rd.m.Init()
 		if init == nil {
 			writeError(w, http.StatusNotFound, "not_found", "MPEG-TS renditions have no init section")
 			return
 		}
-		s.write(w, r, "video/mp4", cache, init)
+		s.write(w, r, hvMP4, hvMediaCache, init)
 		return
 	}
-	ctype := "video/mp2t"
+	ctype := hvTS
 	if rd.m.Ext() == "mp4" {
-		ctype = "video/mp4"
+		ctype = hvMP4
 	}
 	base, ok := strings.CutSuffix(file, "."+rd.m.Ext())
-	nums := strings.Split(base, ".")
-	if !ok || len(nums) > 2 {
+	msnS, partS, isPart := strings.Cut(base, ".")
+	if !ok || strings.Contains(partS, ".") {
 		writeError(w, http.StatusNotFound, "not_found", "no such segment")
 		return
 	}
-	msn, err := strconv.ParseUint(nums[0], 10, 64)
+	msn, err := strconv.ParseUint(msnS, 10, 64)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "not_found", "no such segment")
 		return
 	}
-	if len(nums) == 1 {
+	if !isPart {
 		seg, ok := rd.m.Segment(msn)
 		if !ok && rd.m.Config().LowLatency {
 			s.streamSegment(w, r, rd, msn, ctype)
@@ -698,8 +776,8 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 			return
 		}
 		h := w.Header()
-		h.Set("Content-Type", ctype)
-		h.Set("Cache-Control", cache)
+		h["Content-Type"] = ctype
+		h["Cache-Control"] = hvMediaCache
 		if r.Header.Get("Range") != "" { // players resuming a download: byte ranges of the whole segment
 			all := make([]byte, 0, seg.Size)
 			for _, p := range seg.Parts {
@@ -708,8 +786,8 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(all))
 			return
 		}
-		h.Set("Accept-Ranges", "bytes")
-		h.Set("Content-Length", strconv.Itoa(seg.Size))
+		h["Accept-Ranges"] = hvAcceptRanges
+		h["Content-Length"] = s.lengths.get(seg.Size)
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
 			for _, p := range seg.Parts {
@@ -720,14 +798,12 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 		}
 		return
 	}
-	i, err := strconv.ParseUint(nums[1], 10, 16)
+	i, err := strconv.ParseUint(partS, 10, 16)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "not_found", "no such part")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), blockingTimeout*rd.m.TargetDuration())
-	p, err := rd.m.WaitPart(ctx, msn, int(i))
-	cancel()
+	p, err := rd.m.WaitPart(r.Context(), msn, int(i), blockingTimeout*rd.m.TargetDuration())
 	switch {
 	case errors.Is(err, hls.ErrTooFar):
 		writeError(w, http.StatusBadRequest, "bad_request", "the part is too far beyond the live edge")
@@ -736,12 +812,12 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 		writeError(w, http.StatusNotFound, "not_found", "no such part")
 		return
 	}
-	s.write(w, r, ctype, cache, p.Data)
+	s.write(w, r, ctype, hvMediaCache, p.Data)
 }
 
 // streamSegment sends a segment that is still being made (a prefetch segment), part by part with chunked
 // transfer, until it is complete.
-func (s *Server) streamSegment(w http.ResponseWriter, r *http.Request, rd *rendition, msn uint64, ctype string) {
+func (s *Server) streamSegment(w http.ResponseWriter, r *http.Request, rd *rendition, msn uint64, ctype []string) {
 	ctx, cancel := context.WithTimeout(r.Context(), 4*rd.m.TargetDuration()+10*time.Second)
 	defer cancel()
 	rc := http.NewResponseController(w)
@@ -750,7 +826,7 @@ func (s *Server) streamSegment(w http.ResponseWriter, r *http.Request, rd *rendi
 		if !started {
 			started = true
 			h := w.Header()
-			h.Set("Content-Type", ctype)
+			h["Content-Type"] = ctype
 			// never cached: a browser that kept a partial copy would answer later requests from it
 			h.Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusOK)

@@ -1,22 +1,18 @@
 package playback
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
-	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
-
 	"github.com/openivs/openivs/internal/hls"
+	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/live"
 	"github.com/openivs/openivs/internal/mediatest"
 )
@@ -36,8 +32,50 @@ func (authority) RevokedThrough(context.Context, string, string) (int64, bool) {
 
 const playbackPath = "/api/video/v1/us-west-2.111111111111.channel.abcdefghijkl.m3u8"
 
-// liveServer packages the hls fixture (4.2 s of H.264 + AAC) as a live LOW-latency stream.
+// fixtureDuration is the hls fixture's length: looping it shifts each loop by this much.
+const fixtureDuration = 4200 * time.Millisecond
+
+// fixture reads the hls fixture (4.2 s of 192x108 30 fps H.264 + AAC) and its tracks.
+func fixture(t testing.TB) (frames []mediatest.Frame, video hls.VideoTrack, audio *hls.AudioTrack) {
+	t.Helper()
+	ts, err := mediatest.ReadTS("../hls/testdata/source.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts.Frames, hls.VideoTrack{SPS: ts.SPS, PPS: ts.PPS, Codec: "avc1.64000B", Width: 192, Height: 108},
+		&hls.AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}
+}
+
+// publisher feeds the fixture, looped, to a live LOW-latency stream packaged by a Server.
+type publisher struct {
+	frames []mediatest.Frame
+	sink   ingest.Sink
+	next   int // frames written
+}
+
+// write writes the next frame of the looped fixture.
+func (p *publisher) write() {
+	f := p.frames[p.next%len(p.frames)]
+	off := time.Duration(p.next/len(p.frames)) * fixtureDuration
+	if f.Video {
+		p.sink.WriteVideo(0, f.PTS+off, f.DTS+off, f.AU)
+	} else {
+		p.sink.WriteAAC(f.PTS+off, f.AU[0])
+	}
+	p.next++
+}
+
+// liveServer packages the hls fixture (4.2 s of H.264 + AAC) as a live LOW-latency stream, all of it written.
 func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
+	s, reg, p := livePublisher(t, container)
+	for range p.frames {
+		p.write()
+	}
+	return s, reg
+}
+
+// livePublisher starts a live LOW-latency stream of the fixture and returns its publisher, nothing written yet.
+func livePublisher(t testing.TB, container string) (*Server, *live.Registry, *publisher) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	reg := live.NewRegistry(live.DefaultLimits, nil, log)
@@ -50,65 +88,12 @@ func liveServer(t testing.TB, container string) (*Server, *live.Registry) {
 		t.Fatal(err)
 	}
 	ls.Describe([]live.Video{{Width: 192, Height: 108, Framerate: 30}}, nil)
-
-	f, err := os.Open("../hls/testdata/source.ts")
+	frames, video, audio := fixture(t)
+	sink, err := s.Package(ls, []hls.VideoTrack{video}, audio)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := &mpegts.Reader{R: bufio.NewReader(f)}
-	if err := r.Initialize(); err != nil {
-		t.Fatal(err)
-	}
-	var sink interface {
-		WriteVideo(int, time.Duration, time.Duration, [][]byte)
-		WriteAAC(time.Duration, []byte)
-	}
-	var audio *hls.AudioTrack
-	for _, tr := range r.Tracks() {
-		if c, ok := tr.Codec.(*tscodecs.MPEG4Audio); ok {
-			cfg := c.Config
-			audio = &hls.AudioTrack{Config: &cfg, Codec: "mp4a.40.2"}
-			r.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
-				if sink != nil {
-					for _, au := range aus {
-						sink.WriteAAC(time.Duration(pts)*time.Second/90000, au)
-					}
-				}
-				return nil
-			})
-		}
-	}
-	for _, tr := range r.Tracks() {
-		if _, ok := tr.Codec.(*tscodecs.H264); ok {
-			r.OnDataH264(tr, func(pts, dts int64, au [][]byte) error {
-				if sink == nil {
-					var sps, pps []byte
-					for _, n := range au {
-						switch h264.NALUType(n[0] & 0x1f) {
-						case h264.NALUTypeSPS:
-							sps = n
-						case h264.NALUTypePPS:
-							pps = n
-						}
-					}
-					if sps == nil {
-						return nil
-					}
-					k, err := s.Package(ls, []hls.VideoTrack{{SPS: sps, PPS: pps, Codec: "avc1.64000B", Width: 192, Height: 108}}, audio)
-					if err != nil {
-						return err
-					}
-					sink = k
-				}
-				sink.WriteVideo(0, time.Duration(pts)*time.Second/90000, time.Duration(dts)*time.Second/90000, au)
-				return nil
-			})
-		}
-	}
-	for r.Read() == nil {
-	}
-	return s, reg
+	return s, reg, &publisher{frames: frames, sink: sink}
 }
 
 func get(t testing.TB, h http.Handler, method, target string) *httptest.ResponseRecorder {
@@ -212,6 +197,22 @@ func FuzzPlaybackRequest(f *testing.F) {
 		s.ServeHTTP(w, req.WithContext(ctx))
 		if w.Code >= 500 {
 			t.Fatalf("%s: %d %s", target, w.Code, w.Body)
+		}
+	})
+}
+
+// FuzzQueryGet: queryGet answers as url.Values.Get of the parsed query.
+func FuzzQueryGet(f *testing.F) {
+	for _, seed := range []string{"_HLS_msn=3&_HLS_part=1&_HLS_skip=YES", "_HLS_msn=1;x=2&_HLS_msn=4", "_HLS%5Fmsn=%33", "_HLS_skip=Y%ZZ&_HLS_skip=v2",
+		"a=b+c&_HLS_part", "_HLS_msn&_HLS_msn=2", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, _ := url.ParseQuery(raw)
+		for _, k := range []string{"_HLS_msn", "_HLS_part", "_HLS_skip", "token"} {
+			if got, want := queryGet(raw, k), q.Get(k); got != want {
+				t.Fatalf("queryGet(%q, %q) = %q, url.Values.Get: %q", raw, k, got, want)
+			}
 		}
 	})
 }

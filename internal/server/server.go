@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -173,13 +174,14 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		return fmt.Errorf("http listener: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           playbackFirst(play, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       playback.ConnContext, // with playback.Listener: one send per playback response
 	}
 	if cfg.HTTPSAddr != "" {
 		tln, err := net.Listen("tcp", cfg.HTTPSAddr)
@@ -203,7 +205,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		log.Info("https (HTTP/2) is listening", "https", tln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(playback.Listener(ln)) }()
 	log.Info("openivs is serving", "http", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"region", cfg.Region, "data_dir", cfg.DataDir)
 	if ready != nil {
@@ -226,6 +228,19 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// playbackFirst hands playback requests (thousands a second per watched channel) straight to play, without the
+// mux's pattern matching; any other request, and a playback path that is not clean (which the mux would redirect
+// to its cleaned form), goes to mux.
+func playbackFirst(play, mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; playback.Owns(p) && !strings.Contains(p, "//") && !strings.Contains(p, "/.") && r.Method != http.MethodConnect {
+			play.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // countryResolver finds playback viewers' countries as configured: a trusted header, a MaxMind database, both
