@@ -67,6 +67,11 @@ type Config struct {
 	// started publishing): ingest may deliver the first seconds in a burst (gortmplib reads 2 s of media to find
 	// the tracks), so the first frames' arrival says little about when they were captured.
 	Origin time.Time
+	// Follow, when set, is the muxer whose timeline this one shares (a transcoded rendition follows the source's):
+	// it starts at the first keyframe that begins one of Follow's segments (same presentation time), with
+	// Follow's timeline origin and that segment's sequence number, so the renditions' segments share their
+	// numbers, boundaries and date-times, and players can switch between them.
+	Follow *Muxer
 	Now    func() time.Time
 }
 
@@ -116,9 +121,12 @@ type Muxer struct {
 	changed  chan struct{} // closed and replaced when a part is published or the stream ends
 	segments []*Segment    // the playlist's window, oldest first; the last may be open
 	retired  []*Segment
-	closed   bool
-	maxDur   time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
-	target   atomic.Int64  // targetDuration(), readable without m.mu
+	// the latest segment boundaries decided (a keyframe's presentation time on the input timeline, and the MSN
+	// of the segment it starts), for the renditions that follow this one (Config.Follow)
+	boundaries [16]boundary
+	closed     bool
+	maxDur     time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
+	target     atomic.Int64  // targetDuration(), readable without m.mu
 
 	// Read without m.mu, so that the viewers woken together by a publication do not queue on it; written under
 	// m.mu.
@@ -131,6 +139,7 @@ type Muxer struct {
 
 	// writer state
 	started   bool
+	followed  bool // the timeline is Config.Follow's
 	t0        time.Duration
 	wall0     time.Time
 	pending   *videoSample
@@ -148,6 +157,11 @@ type Muxer struct {
 	adEvents  uint32
 	adPending *adBreak
 	adActive  *adBreak
+}
+
+type boundary struct {
+	pts time.Duration
+	msn uint64
 }
 
 type newestPart struct {
@@ -214,9 +228,17 @@ func (m *Muxer) WriteVideo(pts, dts time.Duration, au [][]byte) error {
 		if !key {
 			return nil // a stream starts at a keyframe
 		}
-		m.started, m.t0, m.wall0 = true, dts, m.cfg.Now()
-		if !m.cfg.Origin.IsZero() && m.cfg.Origin.Before(m.wall0) {
-			m.wall0 = m.cfg.Origin
+		if f := m.cfg.Follow; f != nil {
+			t0, wall0, msn, ok := f.segmentAt(pts)
+			if !ok {
+				return nil // not (yet) a segment boundary of the followed rendition
+			}
+			m.started, m.followed, m.t0, m.wall0, m.nextMSN = true, true, t0, wall0, msn
+		} else {
+			m.started, m.t0, m.wall0 = true, dts, m.cfg.Now()
+			if !m.cfg.Origin.IsZero() && m.cfg.Origin.Before(m.wall0) {
+				m.wall0 = m.cfg.Origin
+			}
 		}
 	}
 	s := &videoSample{dts: dts - m.t0, pts: pts - m.t0, key: key, au: au}
@@ -224,7 +246,7 @@ func (m *Muxer) WriteVideo(pts, dts time.Duration, au [][]byte) error {
 	// minus timestamp bounds it (frames buffered by the encoder or the connection arrive late, and are ignored).
 	// It is settled once the first segment is published: program date-times must stay continuous from then on,
 	// or players misplace segments.
-	if w := m.cfg.Now().Add(-s.dts); w.Before(m.wall0) && m.open == nil && m.nextMSN == 0 {
+	if w := m.cfg.Now().Add(-s.dts); w.Before(m.wall0) && m.open == nil && m.nextMSN == 0 && !m.followed {
 		m.wall0 = w
 	}
 	if s.pts < s.dts {
@@ -289,13 +311,45 @@ func absDiff(a, b uint64) uint64 {
 	return b - a
 }
 
-// Metadata inserts an ID3 tag at the live edge (the newest frame received).
-func (m *Muxer) Metadata(tag []byte) {
+// Metadata inserts an ID3 tag at the live edge (the newest frame received) and returns where it went on the
+// timeline, for MetadataAt of the renditions that follow this one.
+func (m *Muxer) Metadata(tag []byte) time.Duration {
 	at := time.Duration(0)
 	if m.pending != nil {
 		at = m.pending.dts
 	}
+	m.MetadataAt(at, tag)
+	return at
+}
+
+// MetadataAt inserts an ID3 tag at a point of the timeline (one Metadata returned for the followed rendition); a
+// point already packaged goes into the next part.
+func (m *Muxer) MetadataAt(at time.Duration, tag []byte) {
 	m.cues = append(m.cues, cue{at: at, tag: tag})
+}
+
+// segmentTags returns the playlist lines of segment msn (nil when it is not in the window).
+func (m *Muxer) segmentTags(msn uint64) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if seg := m.find(msn); seg != nil {
+		return seg.Tags
+	}
+	return nil
+}
+
+// segmentAt returns the timeline of the segment that starts with the frame presented at pts (on the writer's
+// input timeline), once the timeline is settled (a segment is complete); for Config.Follow.
+func (m *Muxer) segmentAt(pts time.Duration) (t0 time.Duration, wall0 time.Time, msn uint64, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, b := range m.boundaries {
+		// Boundaries are recorded from the second segment on: t0 and wall0 are final by then.
+		if b.msn > 0 && b.pts == pts {
+			return m.t0, m.wall0, b.msn, true
+		}
+	}
+	return 0, time.Time{}, 0, false
 }
 
 func (m *Muxer) addVideo(v, next *videoSample) error {
@@ -306,7 +360,14 @@ func (m *Muxer) addVideo(v, next *videoSample) error {
 	segDur := next.dts - m.segStart
 	switch {
 	case next.key && segDur >= m.minSegment()-keyframeTolerance:
-		return m.flushPart(next.dts, true)
+		if err := m.flushPart(next.dts, true); err != nil {
+			return err
+		}
+		// next starts segment nextMSN: renditions that follow this one may start there (segmentAt).
+		m.mu.Lock()
+		m.boundaries[m.nextMSN%uint64(len(m.boundaries))] = boundary{pts: next.pts + m.t0, msn: m.nextMSN}
+		m.mu.Unlock()
+		return nil
 	case next.dts-m.partStart >= partCut:
 		return m.flushPart(next.dts, false)
 	}
@@ -347,7 +408,11 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 	var tags []string
 	start := m.wall0.Add(m.partStart).UTC()
 	if newSeg {
-		tags = m.adTags(m.partStart, start)
+		if m.followed {
+			tags = m.cfg.Follow.segmentTags(m.nextMSN) // the same ad markers on the same segments
+		} else {
+			tags = m.adTags(m.partStart, start)
+		}
 	}
 	m.mu.Lock()
 	if newSeg {

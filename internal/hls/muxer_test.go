@@ -815,3 +815,80 @@ func BenchmarkMuxerFMP4(b *testing.B) {
 		})
 	}
 }
+
+// TestMuxerFollow: a rendition that follows another (a transcoded rung following the source) and receives the
+// same frames late starts at one of the source's segment boundaries and from there has the source's segments:
+// same sequence numbers, timeline, durations and date-times, and the same ad markers.
+func TestMuxerFollow(t *testing.T) {
+	frames, v, a := fixture(t)
+	var clock time.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	src, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rung, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a, Now: now, Follow: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lag = 12 // frames: the transcoder's delay
+	var all []frame
+	for l := range 3 {
+		off := time.Duration(l) * 4200 * time.Millisecond
+		for _, f := range frames {
+			f.pts, f.dts = f.pts+off, f.dts+off
+			all = append(all, f)
+		}
+	}
+	write := func(m *Muxer, f frame) {
+		if f.video {
+			if err := m.WriteVideo(f.pts, f.dts, f.au); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			m.WriteAAC(f.pts, f.au[0])
+		}
+	}
+	for i, f := range all {
+		clock = clock.Add(15 * time.Millisecond)
+		write(src, f)
+		if i == 100 {
+			src.AdBreak("ad1", 2*time.Second)
+		}
+		if i >= lag {
+			write(rung, all[i-lag])
+		}
+	}
+	src.Close()
+	rung.Close()
+	var checked int
+	for msn := uint64(0); msn < 20; msn++ {
+		r, ok := rung.Segment(msn)
+		if !ok || !r.Complete {
+			continue
+		}
+		s, ok := src.Segment(msn)
+		if !ok {
+			t.Fatalf("rung segment %d has no source segment", msn)
+		}
+		if r.StartDTS != s.StartDTS || !r.Start.Equal(s.Start) || (msn < 11 && r.Duration != s.Duration) ||
+			strings.Join(r.Tags, "|") != strings.Join(s.Tags, "|") {
+			t.Errorf("segment %d: rung start %v %v dur %v tags %v, source %v %v %v %v", msn, r.StartDTS, r.Start, r.Duration, r.Tags,
+				s.StartDTS, s.Start, s.Duration, s.Tags)
+		}
+		checked++
+	}
+	first := rung.segments[0].MSN
+	if first == 0 || checked < 8 {
+		t.Errorf("the rung starts at segment %d and shares %d complete segments with the source", first, checked)
+	}
+	var tagged bool
+	for msn := uint64(0); msn < 20; msn++ {
+		if r, ok := rung.Segment(msn); ok && len(r.Tags) > 0 {
+			tagged = true
+		}
+	}
+	if !tagged {
+		t.Error("the rung has no ad markers")
+	}
+}
