@@ -46,6 +46,9 @@ type Config struct {
 	AllowInsecureRTMP   bool
 	Events              EventsConfig
 	Recording           RecordingConfig
+	FFmpeg              string // the ffmpeg of thumbnails and transcoding ("" after Validate: none found)
+	TranscodeEncoder    string // libx264, or a hardware encoder (h264_nvenc, h264_qsv, h264_vaapi)
+	TranscodePreset     string // the x264 preset of the ladders
 
 	// Playback viewers' country, for playback restriction policies' allowedCountries.
 	CountryHeader  string // a trusted header the edge in front sets (CloudFront-Viewer-Country, CF-IPCountry)
@@ -107,6 +110,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Recording.S3PathStyle, "recording-s3-path-style", envBoolOr("recording-s3-path-style", true),
 		"address buckets in the path (most S3-compatible servers), not the host name (env "+EnvName("recording-s3-path-style")+")")
 	num(&c.Recording.MaxBufferedMB, "recording-max-buffered-mb", 64, "media a recording may hold unwritten (S3 slow or down) before it fails, in MiB")
+	str(&c.FFmpeg, "ffmpeg", "ffmpeg", "the ffmpeg that transcodes STANDARD and ADVANCED channels and cuts recording thumbnails (without it: source only, no thumbnails)")
+	str(&c.TranscodeEncoder, "transcode-encoder", "libx264", "video encoder of the ladders: libx264, or a hardware one (h264_nvenc, h264_qsv, h264_vaapi)")
+	str(&c.TranscodePreset, "transcode-preset", "superfast", "x264 preset of the ladders (ultrafast ... medium: more CPU, better pictures)")
 	fs.BoolVar(&c.Events.Log, "events-log", envBool("events-log"), "log every IVS event (env "+EnvName("events-log")+")")
 	str(&c.Events.WebhookURL, "events-webhook-url", "", "POST every IVS event as JSON to this URL")
 	str(&c.Events.WebhookSecret, "events-webhook-secret", "", "sign webhook bodies: X-OpenIVS-Signature: sha256=<HMAC-SHA256 hex>")

@@ -53,7 +53,7 @@ func (p *Provider) ResolveStreamKey(ctx context.Context, value string) (ingest.C
 			ch = ingest.Channel{
 				Channel: live.Channel{ARN: c.ARN, Account: c.Account, Region: c.Region, ID: c.ID, Name: d.Name,
 					Type: string(d.Type), PlaybackURL: p.PlaybackURL(c), LatencyMode: string(d.LatencyMode),
-					ContainerFormat: string(d.ContainerFormat)},
+					ContainerFormat: string(d.ContainerFormat), Preset: string(d.Preset)},
 				InsecureIngest: d.InsecureIngest, SRTPassphrase: d.SRTPassphrase,
 				Multitrack: ingest.Multitrack{Enabled: isTrue(d.Multitrack.Enabled), Policy: string(deref(d.Multitrack.Policy)),
 					MaximumResolution: string(deref(d.Multitrack.MaximumResolution))},

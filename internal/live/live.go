@@ -38,6 +38,7 @@ type Channel struct {
 	PlaybackURL                    string
 	LatencyMode                    string // ivsapi.ChannelLatencyMode: LOW (LL-HLS) or NORMAL
 	ContainerFormat                string // ivsapi.ContainerFormat: TS or FRAGMENTED_MP4
+	Preset                         string // ivsapi.TranscodePreset of ADVANCED channels ("" otherwise)
 	// Recording is the channel's recording configuration as it was at go-live; nil when it has none.
 	Recording *Recording
 }
@@ -240,6 +241,14 @@ func (s *Stream) Fail(reason string) {
 		s.r.obs.StreamEvent(s.r.ctx, s.Snapshot(), EventStreamFailure, reason)
 	}
 	s.End("stream failure: " + reason)
+}
+
+// Event records an event of the stream that is not a change of its state (the transcoder failing and coming
+// back) in its session's events; code says what happened.
+func (s *Stream) Event(name, code string) {
+	if s.r.obs != nil {
+		s.r.obs.StreamEvent(s.r.ctx, s.Snapshot(), name, code)
+	}
 }
 
 // SetViewers sets the stream's count of concurrent viewers (GetStream's viewerCount).

@@ -34,6 +34,7 @@ import (
 	"github.com/openivs/openivs/internal/live"
 	"github.com/openivs/openivs/internal/playback/auth"
 	"github.com/openivs/openivs/internal/playback/geo"
+	"github.com/openivs/openivs/internal/transcode"
 )
 
 // Channel is what playback needs from the control plane about a channel, read at each playbackUrl request.
@@ -71,6 +72,9 @@ type Config struct {
 	Now     func() time.Time
 	// Recorder, when set, records streams from the segments packaged here (internal/record).
 	Recorder Recorder
+	// Transcode, when set, makes the rendition ladders of STANDARD and ADVANCED channels (internal/transcode);
+	// without it (or without ffmpeg) every channel plays its source.
+	Transcode *transcode.Config
 }
 
 // Recorder records live streams from the segments playback packages (internal/record implements it).
@@ -127,6 +131,48 @@ type stream struct {
 	ended      atomic.Int64 // unix nanoseconds when packaging ended; 0 while live
 	playable   atomic.Bool
 	recording  Recording // nil when not recorded; used from the ingest goroutine only
+
+	// Transcoded renditions (nil when the channel plays its source only): fixed when packaging starts, each
+	// ready once the transcoder has sent its first frame.
+	rungs        []*rung
+	sourceListed bool        // the source is a rendition of the channel's ladder (else only while the transcoder is down)
+	transcoding  atomic.Bool // the transcoder is up
+	tc           *transcode.Session
+}
+
+// rung is a transcoded rendition.
+type rung struct {
+	plan  transcode.Rung
+	ready atomic.Pointer[rendition] // nil until the transcoder's first frame of it
+	// metadata for the rung's muxer, which only the rung's goroutine writes (the ingest goroutine queues it)
+	mu   sync.Mutex
+	cues []rungCue
+}
+
+type rungCue struct {
+	at  time.Duration
+	tag []byte
+}
+
+// listed is what the multivariant playlist offers: the ladder while the transcoder is up (the renditions it has
+// started, and the source when it is one of the ladder's), the source otherwise.
+func (st *stream) listed() []*rendition {
+	if st.rungs == nil || !st.transcoding.Load() {
+		return st.renditions
+	}
+	var rs []*rendition
+	if st.sourceListed {
+		rs = append(rs, st.renditions...)
+	}
+	for _, g := range st.rungs {
+		if r := g.ready.Load(); r != nil {
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		return st.renditions // no rung has started yet
+	}
+	return rs
 }
 
 type rendition struct {
@@ -136,6 +182,8 @@ type rendition struct {
 	video  hls.VideoTrack
 	codec  string // CODECS attribute
 	fps    float64
+	// nominal is the bitrate announced until one is measured (transcoded rungs: the ladder's)
+	nominal int64
 }
 
 // session is one viewer's playback.
@@ -233,6 +281,7 @@ func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.Aud
 		r.m, r.prefix = m, r.name+"/"
 		st.renditions = append(st.renditions, r)
 	}
+	s.transcode(st, snap, video, audio)
 	if s.cfg.Recorder != nil {
 		rs := make([]hls.Rendition, len(st.renditions))
 		ms := make([]*hls.Muxer, len(st.renditions))
@@ -247,6 +296,119 @@ func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.Aud
 	s.mu.Unlock()
 	return &sink{s: s, st: st}, nil
 }
+
+// transcode starts the channel's transcoder when its type has a ladder (STANDARD, ADVANCED_*) and the source is
+// one H.264 track (multitrack input is the broadcaster's own ladder, passed through as IVS does).
+func (s *Server) transcode(st *stream, snap live.Snapshot, video []hls.VideoTrack, audio *hls.AudioTrack) {
+	ch := snap.Channel
+	if s.cfg.Transcode == nil || len(video) != 1 || video[0].Kind != hls.H264 || ch.Type == "" || ch.Type == transcode.TypeBasic {
+		return
+	}
+	fps := 30.0
+	if len(snap.Video) > 0 && snap.Video[0].Framerate > 0 {
+		fps = snap.Video[0].Framerate
+	}
+	plan := transcode.Ladder(ch.Type, ch.Preset, video[0].Width, video[0].Height, fps)
+	if len(plan.Rungs) == 0 {
+		return
+	}
+	rungs := make([]*rung, len(plan.Rungs))
+	for i, r := range plan.Rungs {
+		rungs[i] = &rung{plan: r}
+	}
+	cfg := *s.cfg.Transcode
+	cfg.LowLatency = ch.LatencyMode != "NORMAL"
+	cfg.Log = s.log.With("channel", ch.ARN, "stream_id", snap.StreamID)
+	st.rungs, st.sourceListed = rungs, plan.Source
+	st.transcoding.Store(true)
+	tc, err := transcode.Start(cfg, transcode.Source{Video: video[0], Audio: audio}, plan.Rungs, &rungOutput{s: s, st: st, audio: audio})
+	if err != nil {
+		st.rungs = nil
+		s.log.Warn("transcoding is not available: the channel plays its source rendition only", "channel", ch.ARN,
+			"type", ch.Type, "err", err)
+		return
+	}
+	st.tc = tc
+	for _, g := range rungs {
+		if src := st.renditions[0]; src.name == g.plan.Name { // a 720p source and its re-encoded 720p rung
+			src.name += "-source"
+			src.prefix = src.name + "/"
+		}
+	}
+}
+
+// rungOutput packages the transcoder's renditions: a muxer per rung, following the source's timeline.
+type rungOutput struct {
+	s     *Server
+	st    *stream
+	audio *hls.AudioTrack
+}
+
+func (o *rungOutput) Track(i int, v hls.VideoTrack, a *hls.AudioTrack) {
+	g := o.st.rungs[i]
+	src := o.st.renditions[0]
+	snap := o.st.live.Snapshot()
+	m, err := hls.New(hls.Config{LowLatency: snap.Channel.LatencyMode != "NORMAL", Container: src.m.Config().Container,
+		Video: v, Audio: a, Follow: src.m})
+	if err != nil {
+		o.s.log.Error("transcoding: a rendition cannot be packaged", "rendition", g.plan.Name, "err", err)
+		return
+	}
+	r := &rendition{name: g.plan.Name, prefix: g.plan.Name + "/", m: m, video: v, codec: v.Codec, fps: float64(g.plan.FPS),
+		nominal: g.plan.VideoBitrate + g.plan.AudioBitrate}
+	if a != nil {
+		r.codec += "," + a.Codec
+		if g.plan.AudioBitrate == 0 && o.audio != nil {
+			r.nominal += 128_000
+		}
+	}
+	if old := g.ready.Swap(r); old != nil {
+		old.m.Close() // new parameters after a restart: a new rendition under the same name
+	}
+}
+
+func (o *rungOutput) Video(i int, pts, dts time.Duration, au [][]byte) {
+	g := o.st.rungs[i]
+	r := g.ready.Load()
+	if r == nil {
+		return
+	}
+	g.mu.Lock()
+	cues := g.cues
+	g.cues = nil
+	g.mu.Unlock()
+	for _, c := range cues {
+		r.m.MetadataAt(c.at, c.tag)
+	}
+	if err := r.m.WriteVideo(pts, dts, au); err != nil {
+		o.s.log.Error("transcoding: packaging a rendition failed", "rendition", r.name, "err", err)
+	}
+}
+
+func (o *rungOutput) Audio(i int, pts time.Duration, au []byte) {
+	if r := o.st.rungs[i].ready.Load(); r != nil {
+		r.m.WriteAAC(pts, au)
+	}
+}
+
+func (o *rungOutput) State(running bool, err error) {
+	o.st.transcoding.Store(running)
+	if running {
+		o.s.log.Info("transcoding is back: the channel's renditions are offered again", "stream", o.st.name)
+		o.st.live.Event(EventTranscodeRecovered, "")
+		return
+	}
+	o.s.log.Warn("transcoding failed: the channel falls back to its source rendition until ffmpeg is back", "stream", o.st.name, "err", err)
+	o.st.live.Event(EventTranscodeFailed, CodeTranscoderDown)
+}
+
+// Events of a stream session (truncatedEvents) about its transcoder. IVS documents none: its transcoding does not
+// fail this way; ours (ffmpeg on the same machine) can, and the session says when the ladder was missing.
+const (
+	EventTranscodeFailed    = "Transcode Failure"
+	EventTranscodeRecovered = "Transcode Recovery"
+	CodeTranscoderDown      = "TranscoderUnavailable"
+)
 
 func containerOf(f string) string {
 	if f == "FRAGMENTED_MP4" {
@@ -272,14 +434,27 @@ func (k *sink) WriteVideo(track int, pts, dts time.Duration, au [][]byte) {
 				}
 			case c.Metadata != "":
 				tag := hls.ID3([]byte(c.Metadata))
-				for _, r := range k.st.renditions {
-					r.m.Metadata(tag)
+				var at time.Duration
+				for i, r := range k.st.renditions {
+					if i == 0 {
+						at = r.m.Metadata(tag)
+					} else {
+						r.m.Metadata(tag)
+					}
+				}
+				for _, g := range k.st.rungs { // at the same point of the shared timeline
+					g.mu.Lock()
+					g.cues = append(g.cues, rungCue{at: at, tag: tag})
+					g.mu.Unlock()
 				}
 			}
 		}
 	}
 	if track >= len(k.st.renditions) {
 		return
+	}
+	if track == 0 && k.st.tc != nil {
+		k.st.tc.WriteVideo(pts, dts, au)
 	}
 	if err := k.st.renditions[track].m.WriteVideo(pts, dts, au); err != nil && !k.failed {
 		k.failed = true
@@ -292,9 +467,20 @@ func (k *sink) WriteAAC(pts time.Duration, au []byte) {
 	for _, r := range k.st.renditions {
 		r.m.WriteAAC(pts, au)
 	}
+	if k.st.tc != nil {
+		k.st.tc.WriteAAC(pts, au)
+	}
 }
 
 func (k *sink) Close() {
+	if k.st.tc != nil {
+		k.st.tc.Close() // the rungs get nothing after this
+		for _, g := range k.st.rungs {
+			if r := g.ready.Load(); r != nil {
+				r.m.Close()
+			}
+		}
+	}
 	for _, r := range k.st.renditions {
 		r.m.Close()
 	}
@@ -544,7 +730,7 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name 
 	exp := now.Add(variantURLLife).Truncate(time.Second) // whole seconds, as sealed: ss.expires is the token's
 	tok := s.sealer.Seal(ss.id[:], exp)
 	ss.tok, ss.expires = tok, exp.Unix()
-	for _, rd := range st.renditions {
+	for _, rd := range st.listed() {
 		if !allowedResolution(ss.maxRes, rd.video) {
 			continue
 		}
@@ -571,6 +757,9 @@ func allowedResolution(max string, v hls.VideoTrack) bool {
 func bandwidth(r *rendition) int64 {
 	if b := r.m.PeakBitrate(); b > 0 {
 		return b * 11 / 10
+	}
+	if r.nominal > 0 {
+		return r.nominal
 	}
 	return 3_000_000
 }
@@ -668,6 +857,11 @@ func queryGet(raw, key string) string {
 func (st *stream) rendition(name string) *rendition {
 	for _, r := range st.renditions {
 		if r.name == name {
+			return r
+		}
+	}
+	for _, g := range st.rungs {
+		if r := g.ready.Load(); r != nil && r.name == name {
 			return r
 		}
 	}

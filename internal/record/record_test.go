@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -347,8 +348,8 @@ func TestCloseEndsWaitingRecordings(t *testing.T) {
 
 // TestCutThumbnail: ffmpeg decodes a segment's first frame into a JPEG of the asked size.
 func TestCutThumbnail(t *testing.T) {
-	ffmpeg := FindFFmpeg()
-	if ffmpeg == "" {
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
 		t.Fatal("ffmpeg is required (scripts/test.sh installs it)")
 	}
 	seg, err := os.ReadFile("../hls/testdata/source.ts")

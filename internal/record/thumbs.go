@@ -14,15 +14,6 @@ import (
 // thumbnailTimeout bounds one ffmpeg run.
 const thumbnailTimeout = 20 * time.Second
 
-// FindFFmpeg returns the ffmpeg on PATH, or "".
-func FindFFmpeg() string {
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		return ""
-	}
-	return p
-}
-
 // thumbnail queues a thumbnail cut from the segment's first frame (a keyframe); rec.mu held.
 func (rec *recording) thumbnail(seg *hls.Segment) {
 	var keys []string

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ import (
 	"github.com/openivs/openivs/internal/spec/realtimeapi"
 	"github.com/openivs/openivs/internal/store"
 	"github.com/openivs/openivs/internal/store/sqlite"
+	"github.com/openivs/openivs/internal/transcode"
 )
 
 // cacheEntries bounds the store's read cache: the server is the only writer of its database, so single-resource
@@ -111,9 +113,11 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		return err
 	}
 	defer closeCountry()
-	rec := record.New(record.Config{Dest: dest, Events: bus, Log: log, FFmpeg: record.FindFFmpeg(),
+	ffmpeg := findFFmpeg(cfg.FFmpeg, log)
+	rec := record.New(record.Config{Dest: dest, Events: bus, Log: log, FFmpeg: ffmpeg,
 		MaxBuffered: int64(cfg.Recording.MaxBufferedMB) << 20})
-	play := playback.New(prov, playback.Config{Country: country, Log: log, Recorder: rec})
+	play := playback.New(prov, playback.Config{Country: country, Log: log, Recorder: rec,
+		Transcode: &transcode.Config{FFmpeg: ffmpeg, VideoEncoder: cfg.TranscodeEncoder, Preset: cfg.TranscodePreset}})
 	defer play.Close()
 	// After the streams end (the ingest defer below) and before the bus closes: what recordings have left to
 	// write is written, and their end events published.
@@ -263,6 +267,16 @@ func countryResolver(cfg config.Config) (geo.Resolver, func(), error) {
 }
 
 // newAPI builds the API handler: the providers over st behind the authentication cfg asks for.
+// findFFmpeg resolves --ffmpeg; without one, the server says once what that costs and how to fix it.
+func findFFmpeg(name string, log *slog.Logger) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	log.Warn("ffmpeg not found: STANDARD and ADVANCED channels play their source rendition only (no transcoded ladder) "+
+		"and recordings get no thumbnails; install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg) or set --ffmpeg", "ffmpeg", name)
+	return ""
+}
+
 // recordingDestination is the S3 API at --recording-s3-endpoint, or a directory per bucket under the data
 // directory.
 func recordingDestination(ctx context.Context, cfg config.Config) (record.Destination, error) {

@@ -58,16 +58,6 @@ import (
 var ErrNoFFmpeg = errors.New("transcode: ffmpeg is not available, so STANDARD and ADVANCED channels play their source " +
 	"rendition only; install it (Debian/Ubuntu: apt-get install ffmpeg) and configure its path")
 
-// FindFFmpeg returns the path of the ffmpeg on PATH, or "" when there is none (Config.FFmpeg's value for a server
-// that transcodes when it can).
-func FindFFmpeg() string {
-	p, err := exec.LookPath("ffmpeg")
-	if err != nil {
-		return ""
-	}
-	return p
-}
-
 // Config configures the transcoder.
 type Config struct {
 	FFmpeg       string // path; "" means no ffmpeg: Start returns ErrNoFFmpeg
