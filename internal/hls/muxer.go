@@ -696,7 +696,15 @@ func (m *Muxer) Wait(ctx context.Context, msn uint64, part int, timeout time.Dur
 func (m *Muxer) Ready() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.nextMSN > 1 || (len(m.segments) > 0 && m.segments[0].Complete)
+	if len(m.retired) > 0 {
+		return true
+	}
+	for _, seg := range m.segments { // a following muxer's numbers do not start at 0
+		if seg.Complete {
+			return true
+		}
+	}
+	return false
 }
 
 // Changed returns a channel closed at the next publication.

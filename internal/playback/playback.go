@@ -154,8 +154,8 @@ type rungCue struct {
 	tag []byte
 }
 
-// listed is what the multivariant playlist offers: the ladder while the transcoder is up (the renditions it has
-// started, and the source when it is one of the ladder's), the source otherwise.
+// listed is what the multivariant playlist offers: the ladder while the transcoder is up (the renditions that have
+// a segment, and the source when it is one of the ladder's), the source otherwise.
 func (st *stream) listed() []*rendition {
 	if st.rungs == nil || !st.transcoding.Load() {
 		return st.renditions
@@ -165,7 +165,7 @@ func (st *stream) listed() []*rendition {
 		rs = append(rs, st.renditions...)
 	}
 	for _, g := range st.rungs {
-		if r := g.ready.Load(); r != nil {
+		if r := g.ready.Load(); r != nil && r.m.Ready() { // offered once it has a segment
 			rs = append(rs, r)
 		}
 	}
