@@ -14,6 +14,9 @@ import (
 // thumbnailTimeout bounds one ffmpeg run.
 const thumbnailTimeout = 20 * time.Second
 
+// thumbnailMedia is how much of a segment's start ffmpeg gets to cut a thumbnail from.
+const thumbnailMedia = 400 * time.Millisecond
+
 // thumbnail queues a thumbnail cut from the segment's first frame (a keyframe); rec.mu held.
 func (rec *recording) thumbnail(seg *hls.Segment) {
 	var keys []string
@@ -27,17 +30,24 @@ func (rec *recording) thumbnail(seg *hls.Segment) {
 	if len(keys) == 0 {
 		return
 	}
+	// The first parts are enough (the keyframe, and the frames a decoder with B-frames needs before it outputs
+	// it): ffmpeg then decodes a fraction of the segment (measured: most of a thumbnail's CPU was decoding).
 	input := rec.thumbInit
 	size := len(input)
+	var parts []*hls.Part
+	var d time.Duration
 	for _, p := range seg.Parts {
-		size += len(p.Data)
+		if d >= thumbnailMedia {
+			break
+		}
+		parts, d, size = append(parts, p), d+p.Duration, size+len(p.Data)
 	}
 	ffmpeg, w, h, fmp4 := rec.r.cfg.FFmpeg, rec.thumbW, rec.thumbH, rec.fmp4
 	rec.enqueue(&job{key: keys[0], keys: keys[1:], ctype: "image/jpeg", size: int64(size),
 		make: func(ctx context.Context) ([]byte, error) {
 			in := make([]byte, 0, size)
 			in = append(in, input...)
-			for _, p := range seg.Parts {
+			for _, p := range parts {
 				in = append(in, p.Data...)
 			}
 			return cutThumbnail(ctx, ffmpeg, in, fmp4, w, h)
@@ -53,7 +63,7 @@ func cutThumbnail(ctx context.Context, ffmpeg string, segment []byte, fmp4 bool,
 	if fmp4 {
 		format = "mp4"
 	}
-	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",
+	cmd := exec.CommandContext(ctx, ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-threads", "1",
 		"-f", format, "-i", "pipe:0", "-an", "-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:%d", w, h),
 		"-c:v", "mjpeg", "-q:v", "3", "-f", "image2pipe", "pipe:1")
 	cmd.Stdin = bytes.NewReader(segment)
