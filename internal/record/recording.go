@@ -418,6 +418,7 @@ func (rec *recording) next(ctx context.Context) (j *job, ok bool) {
 		rec.mu.Lock()
 		for len(rec.jobs) > 0 {
 			j = rec.jobs[0]
+			rec.jobs[0] = nil // the array outlives the slice's start: a written segment must not stay reachable
 			rec.jobs = rec.jobs[1:]
 			if j.seq != rec.latest[j.key] && j.key != "" && j.make == nil {
 				rec.bytes -= j.size // a newer version of this object is queued
