@@ -348,7 +348,9 @@ run_once() {
 	fi
 	if [[ $target == openivs-rec && $rc -le 1 ]] && kill -0 "$TARGET_PID" 2>/dev/null; then
 		check_recordings "$n"
-		note "$target log: $(tail -n +"$((logstart + 1))" "$WORK/$target.log" | grep -c 'level=\(WARN\|ERROR\)' || true) warnings and errors during this run"
+		note "$target log: warnings and errors during this run (count, message)"
+		tail -n +"$((logstart + 1))" "$WORK/$target.log" | grep -E 'level=(WARN|ERROR)' | grep -oE 'msg=("[^"]*"|[^ ]*)' |
+			sort | uniq -c | sort -rn | head -5 >&2 || true
 	fi
 	if [[ $target == nginx-hls ]]; then
 		note "nginx-hls: $(find "$WORK/nginx-on/hls" -name '*.m3u8' | wc -l) playlists, $(find "$WORK/nginx-on/hls" -name '*.ts' | wc -l) .ts fragments on disk"
