@@ -401,6 +401,8 @@ type result struct {
 	SelfCPU        float64  `json:"load_cpu_pct"`          // % of one core
 	OtherCPU       float64  `json:"other_cpu_pct"`         // % of one core: everything else on the machine
 	Cores          int      `json:"cores"`
+	LoadAvgStart   string   `json:"loadavg_start"` // /proc/loadavg at the window's edges
+	LoadAvgEnd     string   `json:"loadavg_end"`
 	Errors         []string `json:"errors,omitempty"`
 }
 
@@ -429,6 +431,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 	var cpu0, cpu1, aux0, aux1 cpuTimes // the target's and -aux-pid's
 	var busy0, busy1, self0, self1 time.Duration
 	var at0, at1 time.Time
+	var load0, load1 string
 	var rssSum, rssMax, auxRSSSum int64
 	var rssN int
 	died := false
@@ -451,6 +454,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 		if !inWindow && !now.Before(winStart) {
 			inWindow = true
 			at0, cpu0, aux0, busy0, self0 = time.Now(), sampleCPU(o.targetPIDs), sampleCPU(o.auxPIDs), busyCPU(), procstat.SelfCPU()
+			load0 = procstat.LoadAvg()
 		}
 		if inWindow {
 			if ticks++; ticks%2 == 0 && !died {
@@ -463,6 +467,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 		}
 		if !now.Before(stop) {
 			at1, cpu1, aux1, busy1, self1 = time.Now(), sampleCPU(o.targetPIDs), sampleCPU(o.auxPIDs), busyCPU(), procstat.SelfCPU()
+			load1 = procstat.LoadAvg()
 			break
 		}
 	}
@@ -477,7 +482,8 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 	}
 
 	r := result{Label: o.label, N: len(streams), InputKbps: rate * 8 / 1000, RampS: o.ramp.Seconds(),
-		LateMS: float64(o.late) / float64(time.Millisecond), Cores: runtime.NumCPU(), TargetDied: died}
+		LateMS: float64(o.late) / float64(time.Millisecond), Cores: runtime.NumCPU(), TargetDied: died,
+		LoadAvgStart: load0, LoadAvgEnd: load1}
 	if !at0.IsZero() && at1.After(at0) {
 		wall := at1.Sub(at0)
 		r.WindowS = wall.Seconds()
@@ -591,6 +597,7 @@ func (r result) print(w io.Writer) {
 		r.Frames, r.LateFrames, r.LateWindow, r.SchedLate, r.MaxLagMS, r.MaxBacklogS, r.LateMS)
 	fmt.Fprintf(w, "  window %.1f s: target CPU %.1f%% of one core (its children %.1f%%), RSS %.1f MB avg (max %.1f, idle %.1f); ingestload CPU %.1f%%; other %.1f%% (of one core; %d cores)\n",
 		r.WindowS, r.TargetCPU, r.TargetChildCPU, r.TargetRSSMB, r.TargetRSSMaxMB, r.TargetIdleMB, r.SelfCPU, r.OtherCPU, r.Cores)
+	fmt.Fprintf(w, "  load average %s → %s\n", r.LoadAvgStart, r.LoadAvgEnd)
 	if r.AuxCPU > 0 || r.AuxRSSMB > 0 {
 		fmt.Fprintf(w, "  -aux-pid: CPU %.1f%% of one core, RSS %.1f MB avg (not in target, not in other)\n", r.AuxCPU, r.AuxRSSMB)
 	}
