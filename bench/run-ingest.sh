@@ -36,6 +36,9 @@
 #                  the table.
 #   FLV [.cache/bench-720p30.flv]  created with ffmpeg when missing
 #   S3_BUCKET [openivs-bench]  openivs-rec's bucket
+#   CHANNEL_TYPE [BASIC]  type of openivs's channels: BASIC delivers the source only (ingest, packaging,
+#                  recording: what this script measures); STANDARD and ADVANCED_* are transcoded into a ladder by
+#                  ffmpeg (since a600a2c; bench/transcode measures that)
 #   ACK_CHECK [1]  first, publish 5 streams to each target for 20 s asking for an RTMP acknowledgement every
 #                  2,500,000 bytes (what the gortmplib client asks for; ingestload asks for none by default,
 #                  like OBS and ffmpeg); rows labelled TARGET-ack2.5MB
@@ -176,6 +179,7 @@ OPENIVS_KEYS=$WORK/openivs-keys.txt
 OPENIVS_KEYS_REC=$WORK/openivs-rec-keys.txt
 
 S3_BUCKET=${S3_BUCKET:-openivs-bench}
+CHANNEL_TYPE=${CHANNEL_TYPE:-BASIC}
 S3_DIR=$WORK/s3
 
 # start_s3: versitygw on loopback over $S3_DIR, with $S3_BUCKET; sets S3_PID, S3_ENDPOINT. It runs until the end.
@@ -213,8 +217,8 @@ start_openivs() {
 	wait_port "$RTMP_PORT" openivs "$log"
 	wait_port "$http" openivs "$log"
 	if [[ ! -s $keys ]]; then
-		note "openivs: creating $MAXN channels through the API${create[*]:+ (${create[*]})}"
-		"$BIN/ingestload" -create-channels "$MAXN" -api-endpoint "http://127.0.0.1:$http" -keys-file "$keys" "${create[@]}" ||
+		note "openivs: creating $MAXN $CHANNEL_TYPE channels through the API${create[*]:+ (${create[*]})}"
+		"$BIN/ingestload" -create-channels "$MAXN" -channel-type "$CHANNEL_TYPE" -api-endpoint "http://127.0.0.1:$http" -keys-file "$keys" "${create[@]}" ||
 			die "creating openivs channels"
 	fi
 }

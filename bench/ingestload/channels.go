@@ -18,6 +18,7 @@ import (
 type channelsSpec struct {
 	endpoint, region, accessKey, secretKey string
 	prefix                                 string // channel names are <prefix><i>
+	channelType                            string // "" for the API's default (STANDARD)
 	n                                      int
 	path                                   string // the stream keys are written here
 	// recordingBucket, when set: a recording configuration (IVS's defaults) to this S3 bucket is created first,
@@ -54,7 +55,7 @@ func createChannels(sp channelsSpec) error {
 		wg.Go(func() {
 			for i := range next {
 				out, err := client.CreateChannel(ctx, &ivs.CreateChannelInput{Name: aws.String(fmt.Sprintf("%s%04d", sp.prefix, i)),
-					RecordingConfigurationArn: recordingARN})
+					Type: types.ChannelType(sp.channelType), RecordingConfigurationArn: recordingARN})
 				switch {
 				case err != nil:
 					errs[i] = err

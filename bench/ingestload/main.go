@@ -97,6 +97,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&sp.accessKey, "access-key", "test", "access key for -create-channels")
 	fs.StringVar(&sp.secretKey, "secret-key", "test", "secret key for -create-channels")
 	fs.StringVar(&sp.prefix, "channel-name-prefix", "ingestload-", "channel names of -create-channels")
+	fs.StringVar(&sp.channelType, "channel-type", "", "type of the channels -create-channels creates (BASIC, STANDARD, ADVANCED_SD, ADVANCED_HD); "+
+		"default: the API's (STANDARD, which openivs transcodes into a ladder)")
 	fs.StringVar(&sp.recordingBucket, "recording-bucket", "", "with -create-channels: first create a recording configuration (IVS's defaults: thumbnails every 60 s) "+
 		"to this S3 bucket, wait until it is ACTIVE, and create every channel with it")
 	fs.DurationVar(&sp.recordingReady, "recording-ready-timeout", time.Minute, "with -recording-bucket: how long the configuration may stay CREATING")
