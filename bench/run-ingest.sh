@@ -11,9 +11,18 @@
 #   openivs    openivs serve --rtmp-allow-insecure --quota-channels max(1000, N) --quota-concurrent-streams 0 (open auth;
 #              no limit on live streams: the IVS default quota of 100 would refuse the 101st); max(NS) channels
 #              created once through the API by ingestload -create-channels, their stream keys used in order.
-#              No HLS yet.
+#              Every stream is packaged for playback as it arrives (LL-HLS: the channels are LOW latency, the
+#              default), into memory: a window of segments and parts per stream, nobody playing.
+#   openivs-rec  the same openivs, but its own max(NS) channels all record (ingestload -create-channels
+#              -recording-bucket: a recording configuration with IVS's defaults, thumbnails every 60 s by ffmpeg)
+#              to versitygw, an S3 server started once on loopback over a temp dir ($BIN/versitygw, copied there
+#              or installed by scripts/test.sh; the bucket is made with the aws CLI). versitygw's CPU and RSS are
+#              reported apart (-aux-pid); ffmpeg's CPU is in openivs's (children it reaped). After each run the
+#              recordings are checked (recording-ended.json, seconds and segments recorded against seconds
+#              published, thumbnails) and deleted. Thumbnails come every 60 s, the first in the ramp: use DUR=60s
+#              for a window with one per channel.
 #   nginx-hls  nginx + libnginx-mod-rtmp (Debian), application app { live on; hls on; hls_fragment 1s; }
-#   nginx      the same with hls off (relay only: the fair comparison with openivs, which packages nothing yet)
+#   nginx      the same with hls off (relay only: parses and holds the streams, packages nothing)
 #   nginx runs in the foreground (daemon off) with a master and worker_processes 1, the way nginx-rtmp's live
 #   applications must run; its CPU and RSS are those of the master and its children (worker, cache manager).
 #
@@ -26,6 +35,10 @@
 #                  core is made again after a quiet wait, up to RETRIES times; the skewed rows are listed under
 #                  the table.
 #   FLV [.cache/bench-720p30.flv]  created with ffmpeg when missing
+#   S3_BUCKET [openivs-bench]  openivs-rec's bucket
+#   CHANNEL_TYPE [BASIC]  type of openivs's channels: BASIC delivers the source only (ingest, packaging,
+#                  recording: what this script measures); STANDARD and ADVANCED_* are transcoded into a ladder by
+#                  ffmpeg (since a600a2c; bench/transcode measures that)
 #   ACK_CHECK [1]  first, publish 5 streams to each target for 20 s asking for an RTMP acknowledgement every
 #                  2,500,000 bytes (what the gortmplib client asks for; ingestload asks for none by default,
 #                  like OBS and ffmpeg); rows labelled TARGET-ack2.5MB
@@ -59,6 +72,7 @@ SKEWED=$WORK/skewed.jsonl
 : >"$RESULTS"
 : >"$SKEWED"
 TARGET_PID=""
+S3_PID=""
 
 stop_target() {
 	[[ -n $TARGET_PID ]] || return 0
@@ -73,6 +87,10 @@ stop_target() {
 cleanup() {
 	local rc=$?
 	stop_target
+	if [[ -n $S3_PID ]]; then
+		kill "$S3_PID" 2>/dev/null || true
+		wait "$S3_PID" 2>/dev/null || true
+	fi
 	if [[ $rc -eq 0 ]]; then rm -rf "$WORK"; else echo "run-ingest.sh: logs kept in $WORK" >&2; fi
 }
 trap cleanup EXIT
@@ -133,8 +151,16 @@ if [[ ! -s $FLV ]]; then
 fi
 mkdir -p "$BIN"
 go build -o "$BIN/ingestload" ./bench/ingestload || die "building bench/ingestload"
-if [[ " $TARGETS " == *" openivs "* ]]; then
+if [[ " $TARGETS " == *" openivs"* ]]; then
 	go build -o "$BIN/openivs" ./cmd/openivs || die "building ./cmd/openivs"
+fi
+if [[ " $TARGETS " == *" openivs-rec "* ]]; then
+	[[ -x $BIN/versitygw ]] || die "openivs-rec needs $BIN/versitygw (scripts/test.sh installs it)"
+	command -v aws >/dev/null || die "openivs-rec needs the aws CLI (to create the bucket)"
+	command -v ffmpeg >/dev/null || note "!!! no ffmpeg: openivs-rec's recordings get no thumbnails"
+	if [[ $DUR =~ ^([0-9]+)s$ ]] && ((BASH_REMATCH[1] < 60)); then
+		note "!!! DUR=$DUR: thumbnails are cut every 60 s and the first falls in the ramp, so this window has none"
+	fi
 fi
 if [[ " $TARGETS " == *" nginx"* ]]; then
 	if ! command -v nginx >/dev/null || [[ ! -f $NGINX_RTMP_MODULE ]]; then
@@ -150,23 +176,102 @@ for n in $NS; do ((n > MAXN)) && MAXN=$n; done
 # --- targets ---------------------------------------------------------------
 OPENIVS_DATA=$WORK/openivs-data
 OPENIVS_KEYS=$WORK/openivs-keys.txt
+OPENIVS_KEYS_REC=$WORK/openivs-rec-keys.txt
 
-# start_openivs: sets TARGET_PID, RTMP_PORT, PIDS
+S3_BUCKET=${S3_BUCKET:-openivs-bench}
+CHANNEL_TYPE=${CHANNEL_TYPE:-BASIC}
+S3_DIR=$WORK/s3
+
+# start_s3: versitygw on loopback over $S3_DIR, with $S3_BUCKET; sets S3_PID, S3_ENDPOINT. It runs until the end.
+start_s3() {
+	local port
+	port=$(free_port)
+	mkdir -p "$S3_DIR"
+	ROOT_ACCESS_KEY=test ROOT_SECRET_KEY=testsecret123 "$BIN/versitygw" --port "127.0.0.1:$port" posix "$S3_DIR" \
+		>>"$WORK/versitygw.log" 2>&1 &
+	S3_PID=$!
+	S3_ENDPOINT=http://127.0.0.1:$port
+	TARGET_PID=$S3_PID wait_port "$port" versitygw "$WORK/versitygw.log"
+	AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=testsecret123 aws --endpoint-url "$S3_ENDPOINT" --region us-east-1 \
+		s3api create-bucket --bucket "$S3_BUCKET" >/dev/null || die "creating bucket $S3_BUCKET in versitygw"
+	note "versitygw (pid $S3_PID) at $S3_ENDPOINT over $S3_DIR, bucket $S3_BUCKET"
+}
+
+# start_openivs [rec]: sets TARGET_PID, RTMP_PORT, PIDS. With rec: its own data directory and channels, which
+# record to versitygw.
 start_openivs() {
-	local http rtmps srt
+	local http rtmps srt data=$OPENIVS_DATA keys=$OPENIVS_KEYS log=$WORK/openivs.log rec=() create=()
+	if [[ ${1:-} == rec ]]; then
+		[[ -n $S3_PID ]] || start_s3
+		data=$OPENIVS_DATA-rec keys=$OPENIVS_KEYS_REC log=$WORK/openivs-rec.log
+		rec=(--recording-s3-endpoint "$S3_ENDPOINT" --recording-s3-region us-east-1
+			--recording-s3-access-key-id test --recording-s3-secret-access-key testsecret123)
+		create=(-recording-bucket "$S3_BUCKET")
+	fi
 	http=$(free_port) RTMP_PORT=$(free_port) rtmps=$(free_port) srt=$(free_port)
-	"$BIN/openivs" serve --data-dir "$OPENIVS_DATA" --http-addr "127.0.0.1:$http" --rtmp-addr "127.0.0.1:$RTMP_PORT" \
+	"$BIN/openivs" serve --data-dir "$data" --http-addr "127.0.0.1:$http" --rtmp-addr "127.0.0.1:$RTMP_PORT" \
 		--rtmps-addr "127.0.0.1:$rtmps" --srt-addr "127.0.0.1:$srt" --rtmp-allow-insecure --quota-channels "$((MAXN > 1000 ? MAXN : 1000))" --quota-concurrent-streams 0 \
-		>>"$WORK/openivs.log" 2>&1 &
+		"${rec[@]}" >>"$log" 2>&1 &
 	TARGET_PID=$!
 	PIDS=$TARGET_PID
-	wait_port "$RTMP_PORT" openivs "$WORK/openivs.log"
-	wait_port "$http" openivs "$WORK/openivs.log"
-	if [[ ! -s $OPENIVS_KEYS ]]; then
-		note "openivs: creating $MAXN channels through the API"
-		"$BIN/ingestload" -create-channels "$MAXN" -api-endpoint "http://127.0.0.1:$http" -keys-file "$OPENIVS_KEYS" ||
+	wait_port "$RTMP_PORT" openivs "$log"
+	wait_port "$http" openivs "$log"
+	if [[ ! -s $keys ]]; then
+		note "openivs: creating $MAXN $CHANNEL_TYPE channels through the API${create[*]:+ (${create[*]})}"
+		"$BIN/ingestload" -create-channels "$MAXN" -channel-type "$CHANNEL_TYPE" -api-endpoint "http://127.0.0.1:$http" -keys-file "$keys" "${create[@]}" ||
 			die "creating openivs channels"
 	fi
+}
+
+# check_recordings N: after an openivs-rec run, waits (up to 60 s) for the N recordings to end, then merges what was
+# recorded into $RUN_OUT ("recording": recordings, ended, seconds and segments against those published, thumbnails)
+# and deletes the recordings.
+check_recordings() {
+	local n=$1 ended=0
+	for _ in $(seq 120); do
+		ended=$(find "$S3_DIR/$S3_BUCKET" -name recording-ended.json 2>/dev/null | wc -l)
+		((ended >= n)) && break
+		sleep 0.5
+	done
+	python3 - "$S3_DIR/$S3_BUCKET" "$RUN_OUT" "$SETTLE" <<'PY' || die "checking the recordings"
+import glob, json, math, os, re, sys
+root, out, settle = sys.argv[1], sys.argv[2], sys.argv[3]
+r = json.load(open(out))
+def secs(d):
+    m = re.fullmatch(r"([0-9.]+)(ms|s|m)", d)
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)] if m else 0.0
+# Stream i of N publishes from ramp*i/N to the end of the window.
+n, ramp, span = r["n"], r["ramp_s"], r["ramp_s"] + secs(settle) + r["window_s"]
+published = sorted(span - ramp * i / n if n > 1 else span for i in range(n))
+recs = []
+for started in glob.glob(os.path.join(root, "ivs/v1/*/*/*/*/*/*/*/*/events/recording-started.json")):
+    d = os.path.dirname(os.path.dirname(started))
+    secs_, segs, nbytes = 0.0, 0, 0
+    for pl in glob.glob(os.path.join(d, "media/hls/*/playlist.m3u8")):
+        secs_ += sum(float(x) for x in re.findall(r"#EXTINF:([0-9.]+)", open(pl).read()))
+        for ts in glob.glob(os.path.join(os.path.dirname(pl), "*.ts")):
+            segs += 1
+            nbytes += os.path.getsize(ts)
+    recs.append({"ended": os.path.exists(os.path.join(d, "events/recording-ended.json")),
+                 "failed": os.path.exists(os.path.join(d, "events/recording-failed.json")),
+                 "s": secs_, "segs": segs, "bytes": nbytes,
+                 "thumbs": len(glob.glob(os.path.join(d, "media/thumbnails/*.jpg")))})
+recs.sort(key=lambda x: x["s"])
+pairs = list(zip(recs, published[-len(recs):] if recs else []))
+rec = {"recordings": len(recs), "ended": sum(x["ended"] for x in recs), "failed": sum(x["failed"] for x in recs),
+       "recorded_s": round(sum(x["s"] for x in recs), 1), "published_s": round(sum(published), 1),
+       "min_ratio": round(min((x["s"] / p for x, p in pairs), default=0), 3),
+       "segments": sum(x["segs"] for x in recs), "segments_expected": sum(math.ceil(p / 10) for p in published),
+       "thumbnails": sum(x["thumbs"] for x in recs), "thumbnails_expected": sum(1 + int((p - 1) // 60) for p in published),
+       "ts_kbps": round(sum(x["bytes"] for x in recs) * 8 / 1000 / max(1e-9, sum(x["s"] for x in recs)), 1)}
+r["recording"] = rec
+with open(out, "w") as f:
+    f.write(json.dumps(r) + "\n")
+print("   recordings: %(recordings)d (%(ended)d ended, %(failed)d failed), %(recorded_s).0f s recorded of %(published_s).0f s published "
+      "(worst recording %(min_ratio).3f of its stream), %(segments)d segments (%(segments_expected)d expected at 10 s), "
+      "%(thumbnails)d thumbnails (%(thumbnails_expected)d expected), MPEG-TS at %(ts_kbps).0f kbit/s" % rec, file=sys.stderr)
+PY
+	rm -rf "${S3_DIR:?}/$S3_BUCKET/ivs"
 }
 
 # start_nginx on|off: sets TARGET_PID, RTMP_PORT, PIDS (master and its children)
@@ -214,7 +319,7 @@ EOF
 # run_once TARGET N [LABEL DUR RAMP INGESTLOAD-FLAGS...]: appends a JSON line to $RUN_OUT; returns 0 if every
 # stream was held, 1 if not.
 run_once() {
-	local target=$1 n=$2 rc=0 keys=() log label=${3:-$1} dur=${4:-$DUR} ramp=${5:-$RAMP} logstart=0
+	local target=$1 n=$2 rc=0 keys=() log label=${3:-$1} dur=${4:-$DUR} ramp=${5:-$RAMP} logstart=0 aux=()
 	local extra=("${@:6}")
 	wait_quiet
 	case $target in
@@ -222,6 +327,12 @@ run_once() {
 		[[ -f $WORK/openivs.log ]] && logstart=$(wc -l <"$WORK/openivs.log")
 		start_openivs
 		keys=(-keys-file "$OPENIVS_KEYS")
+		;;
+	openivs-rec)
+		[[ -f $WORK/openivs-rec.log ]] && logstart=$(wc -l <"$WORK/openivs-rec.log")
+		start_openivs rec
+		keys=(-keys-file "$OPENIVS_KEYS_REC")
+		aux=(-aux-pid "$S3_PID")
 		;;
 	nginx-hls) start_nginx on; keys=(-keys "nginx-") ;;
 	nginx) start_nginx off; keys=(-keys "nginx-") ;;
@@ -231,13 +342,19 @@ run_once() {
 	log=$WORK/$label-$n.txt
 	note "$label N=$n (ramp $ramp, settle $SETTLE, measured $dur${extra[*]:+, ${extra[*]}})"
 	"$BIN/ingestload" -url-template "rtmp://127.0.0.1:$RTMP_PORT/app/%s" "${keys[@]}" -n "$n" -d "$dur" \
-		-ramp "$ramp" -settle "$SETTLE" -late "$LATE" -flv "$FLV" -target-pid "$PIDS" -label "$label" -json \
+		-ramp "$ramp" -settle "$SETTLE" -late "$LATE" -flv "$FLV" -target-pid "$PIDS" "${aux[@]}" -label "$label" -json \
 		"${extra[@]}" >"$RUN_OUT" 2>"$log" || rc=$?
 	sed 's/^/   /' "$log" >&2
-	if [[ $target == openivs && $rc != 0 ]]; then
-		note "openivs log: why connections closed during this run"
-		tail -n +"$((logstart + 1))" "$WORK/openivs.log" | grep -o 'reason="[^"]*"' |
+	if [[ $target == openivs* && $rc != 0 ]]; then
+		note "$target log: why connections closed during this run"
+		tail -n +"$((logstart + 1))" "$WORK/$target.log" | grep -o 'reason="[^"]*"' |
 			sed -E 's/[0-9.]+:[0-9]+/ADDR/g' | sort | uniq -c | sort -rn | head -5 >&2 || true
+	fi
+	if [[ $target == openivs-rec && $rc -le 1 ]] && kill -0 "$TARGET_PID" 2>/dev/null; then
+		check_recordings "$n"
+		note "$target log: warnings and errors during this run (count, message)"
+		tail -n +"$((logstart + 1))" "$WORK/$target.log" | grep -E 'level=(WARN|ERROR)' | grep -oE 'msg=("[^"]*"|[^ ]*)' |
+			sort | uniq -c | sort -rn | head -5 >&2 || true
 	fi
 	if [[ $target == nginx-hls ]]; then
 		note "nginx-hls: $(find "$WORK/nginx-on/hls" -name '*.m3u8' | wc -l) playlists, $(find "$WORK/nginx-on/hls" -name '*.ts' | wc -l) .ts fragments on disk"
@@ -301,8 +418,8 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 skewed = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 skew_max = float(sys.argv[3])
 print()
-print("| target | N | streams held | late frames | streams behind | max backlog s | server CPU % of one core | server RSS MB | CPU % per stream | RSS MB per stream | ingestload CPU % | other CPU % |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| target | N | streams held | late frames | streams behind | max backlog s | server CPU % of one core | server RSS MB | CPU % per stream | RSS MB per stream | ingestload CPU % | other CPU % | load average start → end |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 best = {}
 for r in rows:
     n = r["n"]
@@ -312,7 +429,7 @@ for r in rows:
     died = " (died)" if r["target_died"] else ""
     print(f'| {r["label"]}{died} | {n} | {held} | {r["late_frames"]} | {r["behind_streams"]} | {r["max_backlog_s"]:.2f} '
           f'| {r["target_cpu_pct"]:.1f} | {r["target_rss_mb"]:.1f} | {per_cpu:.2f} | {per_rss:.2f} '
-          f'| {r["load_cpu_pct"]:.1f} | {r["other_cpu_pct"]:.1f} |')
+          f'| {r["load_cpu_pct"]:.1f} | {r["other_cpu_pct"]:.1f} | {r.get("loadavg_start", "?")} → {r.get("loadavg_end", "?")} |')
     if r["held"] == n and not r["target_died"]:
         b = best.get(r["label"])
         if b is None or n > b["n"]:
@@ -334,12 +451,29 @@ for ref in ("nginx-hls", "nginx"):
         og, gg = o["target_rss_mb"] - o["target_rss_idle_mb"], g["target_rss_mb"] - g["target_rss_idle_mb"]
         print(f'- openivs / {ref} at N={n}: CPU {cpu:.2f}x, RSS {o["target_rss_mb"] / g["target_rss_mb"]:.2f}x '
               f'(per-stream RSS above idle {og / gg if gg > 0 else float("nan"):.2f}x)')
+for n in sorted({n for (l, n) in by if l == "openivs-rec" and ("openivs", n) in by}):
+    o, c = by[("openivs", n)], by[("openivs-rec", n)]
+    held = "" if o["held"] == n and c["held"] == n else f' (**not all held**: {o["held"]} and {c["held"]} of {n})'
+    dcpu = c["target_cpu_pct"] - o["target_cpu_pct"]
+    drss = c["target_rss_mb"] - o["target_rss_mb"]
+    drss_idle = (c["target_rss_mb"] - c["target_rss_idle_mb"]) - (o["target_rss_mb"] - o["target_rss_idle_mb"])
+    print(f'- recording, openivs-rec − openivs at N={n}: CPU {dcpu:+.1f}% of one core ({dcpu / n:+.3f}% per recorded channel; '
+          f'ffmpeg {c.get("target_children_cpu_pct", 0):.1f}% of it), RSS {drss:+.1f} MB ({drss / n:+.3f} MB per channel; '
+          f'above idle {drss_idle / n:+.3f}); versitygw {c.get("aux_cpu_pct", 0):.1f}% of one core, {c.get("aux_rss_mb", 0):.0f} MB RSS{held}')
+for r in rows:
+    rec = r.get("recording")
+    if rec:
+        print(f'- {r["label"]} N={r["n"]} recordings: {rec["recordings"]} ({rec["ended"]} ended, {rec["failed"]} failed), '
+              f'{rec["recorded_s"]:.0f} s recorded of {rec["published_s"]:.0f} s published (worst {rec["min_ratio"]:.3f} of its stream), '
+              f'{rec["segments"]} segments ({rec["segments_expected"]} expected), {rec["thumbnails"]} thumbnails '
+              f'({rec["thumbnails_expected"]} expected), MPEG-TS {rec["ts_kbps"]:.0f} kbit/s')
 for r in skewed:
     print(f'- made again: {r["label"]} N={r["n"]} held {r["held"]} while other processes used {r["other_cpu_pct"]:.0f}% of one core')
 for r in rows:
     if r["other_cpu_pct"] > skew_max:
         print(f'- **WARNING: other processes used {r["other_cpu_pct"]:.0f}% of one core during {r["label"]} N={r["n"]}**')
 print("- CPU % = % of ONE core over the measuring window (200 = both cores of this machine); ingestload shares the cores.")
+print("  A server's CPU includes the children it reaped in the window (openivs's ffmpeg thumbnails); versitygw's is apart.")
 print("- RSS per stream = (average RSS in the window - RSS before the first publisher) / N.")
 print("- late frames: written more than the threshold after their due time; streams behind: the server had more than the")
 print("  threshold of a stream's media unread (socket queues) at some 500 ms sample. Held = connected, never failed, neither.")

@@ -10,6 +10,7 @@
 //
 //	ingestload -url-template 'rtmp://127.0.0.1:1935/app/%s' -keys-file keys.txt -n 100 -d 30s -ramp 10s -target-pid 1234
 //	ingestload -create-channels 200 -api-endpoint http://127.0.0.1:8080 -keys-file keys.txt
+//	ingestload -create-channels 100 -recording-bucket vods -api-endpoint http://127.0.0.1:8080 -keys-file keys.txt   # recorded channels
 //
 // Exit status: 0 every stream held, 1 some did not, 2 the run could not be made (flags, input, no target).
 package main
@@ -52,6 +53,7 @@ type options struct {
 	settle       time.Duration
 	flvPath      string
 	targetPIDs   []int
+	auxPIDs      []int
 	late         time.Duration
 	connTimeout  time.Duration
 	writeTimeout time.Duration
@@ -67,9 +69,8 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	var o options
-	var pids string
-	var create int
-	var apiEndpoint, region, accessKey, secretKey, namePrefix string
+	var pids, auxPIDs string
+	var sp channelsSpec
 	fs := flag.NewFlagSet("ingestload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.urlTemplate, "url-template", "rtmp://127.0.0.1:1935/app/%s", "publish URL; %s is replaced by the stream key")
@@ -80,7 +81,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.ramp, "ramp", 10*time.Second, "stream starts are spread evenly over this span")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "wait this long after the last start before measuring")
 	fs.StringVar(&o.flvPath, "flv", ".cache/bench-720p30.flv", "input: an FLV file with H.264 video and AAC audio")
-	fs.StringVar(&pids, "target-pid", "", "server process(es) to measure, comma-separated (CPU and RSS are summed)")
+	fs.StringVar(&pids, "target-pid", "", "server process(es) to measure, comma-separated (CPU and RSS are summed; CPU includes the children each has waited for, e.g. short-lived helpers)")
+	fs.StringVar(&auxPIDs, "aux-pid", "", "processes the target depends on (e.g. the S3 server it records to), comma-separated: measured like -target-pid but reported apart, and not counted as other processes")
 	fs.DurationVar(&o.late, "late", 500*time.Millisecond, "a frame written later than this after its due time is late; a backlog longer than this is a stream behind")
 	fs.DurationVar(&o.connTimeout, "connect-timeout", 10*time.Second, "RTMP handshake, connect and publish timeout")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "a write blocked this long fails the stream")
@@ -89,12 +91,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"the default asks for no acknowledgement in practice, like OBS (librtmp) and ffmpeg; 0 keeps the 2,500,000 the gortmplib client asks for at connect")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write this tool's own CPU profile to this file")
 	fs.BoolVar(&o.json, "json", false, "print one JSON line on stdout (the human report goes to stderr)")
-	fs.IntVar(&create, "create-channels", 0, "instead of publishing: create this many channels through the IVS API and write their stream keys to -keys-file")
-	fs.StringVar(&apiEndpoint, "api-endpoint", "http://127.0.0.1:8080", "IVS API endpoint for -create-channels")
-	fs.StringVar(&region, "region", "us-east-1", "region for -create-channels")
-	fs.StringVar(&accessKey, "access-key", "test", "access key for -create-channels")
-	fs.StringVar(&secretKey, "secret-key", "test", "secret key for -create-channels")
-	fs.StringVar(&namePrefix, "channel-name-prefix", "ingestload-", "channel names of -create-channels")
+	fs.IntVar(&sp.n, "create-channels", 0, "instead of publishing: create this many channels through the IVS API and write their stream keys to -keys-file")
+	fs.StringVar(&sp.endpoint, "api-endpoint", "http://127.0.0.1:8080", "IVS API endpoint for -create-channels")
+	fs.StringVar(&sp.region, "region", "us-east-1", "region for -create-channels")
+	fs.StringVar(&sp.accessKey, "access-key", "test", "access key for -create-channels")
+	fs.StringVar(&sp.secretKey, "secret-key", "test", "secret key for -create-channels")
+	fs.StringVar(&sp.prefix, "channel-name-prefix", "ingestload-", "channel names of -create-channels")
+	fs.StringVar(&sp.channelType, "channel-type", "", "type of the channels -create-channels creates (BASIC, STANDARD, ADVANCED_SD, ADVANCED_HD); "+
+		"default: the API's (STANDARD, which openivs transcodes into a ladder)")
+	fs.StringVar(&sp.recordingBucket, "recording-bucket", "", "with -create-channels: first create a recording configuration (IVS's defaults: thumbnails every 60 s) "+
+		"to this S3 bucket, wait until it is ACTIVE, and create every channel with it")
+	fs.DurationVar(&sp.recordingReady, "recording-ready-timeout", time.Minute, "with -recording-bucket: how long the configuration may stay CREATING")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -102,33 +109,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ingestload: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if create > 0 {
+	if sp.n > 0 {
 		if o.keysFile == "" {
 			fmt.Fprintln(stderr, "ingestload: -create-channels needs -keys-file")
 			return 2
 		}
+		sp.path = o.keysFile
+		sp.log = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 		t0 := time.Now()
-		if err := createChannels(apiEndpoint, region, accessKey, secretKey, namePrefix, create, o.keysFile); err != nil {
+		if err := createChannels(sp); err != nil {
 			fmt.Fprintf(stderr, "ingestload: creating channels: %v\n", err)
 			return 2
 		}
-		fmt.Fprintf(stderr, "created %d channels in %v, stream keys in %s\n", create, time.Since(t0).Round(time.Millisecond), o.keysFile)
+		fmt.Fprintf(stderr, "created %d channels in %v, stream keys in %s\n", sp.n, time.Since(t0).Round(time.Millisecond), o.keysFile)
 		return 0
 	}
-	for p := range strings.SplitSeq(pids, ",") {
-		if p = strings.TrimSpace(p); p == "" {
-			continue
-		}
-		pid, err := strconv.Atoi(p)
-		if err != nil || pid <= 0 {
-			fmt.Fprintf(stderr, "ingestload: bad -target-pid %q\n", p)
-			return 2
-		}
-		if _, ok := procstat.CPU(pid); !ok {
-			fmt.Fprintf(stderr, "ingestload: -target-pid %d: no such process\n", pid)
-			return 2
-		}
-		o.targetPIDs = append(o.targetPIDs, pid)
+	var err error
+	if o.targetPIDs, err = parsePIDs("-target-pid", pids); err == nil {
+		o.auxPIDs, err = parsePIDs("-aux-pid", auxPIDs)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ingestload: %v\n", err)
+		return 2
 	}
 	if o.ackWindow > 1<<32-1 {
 		fmt.Fprintln(stderr, "ingestload: -ack-window is a 32-bit value")
@@ -184,6 +186,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parsePIDs parses a comma-separated list of running processes.
+func parsePIDs(flagName, list string) ([]int, error) {
+	var pids []int
+	for p := range strings.SplitSeq(list, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(p)
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("bad %s %q", flagName, p)
+		}
+		if _, ok := procstat.CPU(pid); !ok {
+			return nil, fmt.Errorf("%s %d: no such process", flagName, pid)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
 }
 
 func streamKeys(o options) ([]string, error) {
@@ -371,14 +392,19 @@ type result struct {
 	WindowS        float64  `json:"window_s"`
 	RampS          float64  `json:"ramp_s"`
 	LateMS         float64  `json:"late_threshold_ms"`
-	TargetCPU      float64  `json:"target_cpu_pct"` // % of one core
-	TargetRSSMB    float64  `json:"target_rss_mb"`  // average over the window
+	TargetCPU      float64  `json:"target_cpu_pct"`          // % of one core, the children it waited for included
+	TargetChildCPU float64  `json:"target_children_cpu_pct"` // of it, the children's
+	TargetRSSMB    float64  `json:"target_rss_mb"`           // average over the window
 	TargetRSSMaxMB float64  `json:"target_rss_max_mb"`
 	TargetIdleMB   float64  `json:"target_rss_idle_mb"` // before the first publisher connected
 	TargetDied     bool     `json:"target_died"`
-	SelfCPU        float64  `json:"load_cpu_pct"`  // % of one core
-	OtherCPU       float64  `json:"other_cpu_pct"` // % of one core: everything else on the machine
+	AuxCPU         float64  `json:"aux_cpu_pct,omitempty"` // -aux-pid: % of one core
+	AuxRSSMB       float64  `json:"aux_rss_mb,omitempty"`  // average over the window
+	SelfCPU        float64  `json:"load_cpu_pct"`          // % of one core
+	OtherCPU       float64  `json:"other_cpu_pct"`         // % of one core: everything else on the machine
 	Cores          int      `json:"cores"`
+	LoadAvgStart   string   `json:"loadavg_start"` // /proc/loadavg at the window's edges
+	LoadAvgEnd     string   `json:"loadavg_end"`
 	Errors         []string `json:"errors,omitempty"`
 }
 
@@ -404,9 +430,11 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 
 	// Sampler: backlog every 500 ms for the whole run, CPU at the window's edges, RSS every second in it.
 	rate := m.bytesPerSecond()
-	var cpu0, cpu1, busy0, busy1, self0, self1 time.Duration
+	var cpu0, cpu1, aux0, aux1 cpuTimes // the target's and -aux-pid's
+	var busy0, busy1, self0, self1 time.Duration
 	var at0, at1 time.Time
-	var rssSum, rssMax int64
+	var load0, load1 string
+	var rssSum, rssMax, auxRSSSum int64
 	var rssN int
 	died := false
 	sample := func() {
@@ -427,18 +455,21 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 		}
 		if !inWindow && !now.Before(winStart) {
 			inWindow = true
-			at0, cpu0, busy0, self0 = time.Now(), targetCPU(o.targetPIDs), busyCPU(), procstat.SelfCPU()
+			at0, cpu0, aux0, busy0, self0 = time.Now(), sampleCPU(o.targetPIDs), sampleCPU(o.auxPIDs), busyCPU(), procstat.SelfCPU()
+			load0 = procstat.LoadAvg()
 		}
 		if inWindow {
 			if ticks++; ticks%2 == 0 && !died {
 				v := targetRSS(o.targetPIDs)
 				rssSum += v
 				rssMax = max(rssMax, v)
+				auxRSSSum += targetRSS(o.auxPIDs)
 				rssN++
 			}
 		}
 		if !now.Before(stop) {
-			at1, cpu1, busy1, self1 = time.Now(), targetCPU(o.targetPIDs), busyCPU(), procstat.SelfCPU()
+			at1, cpu1, aux1, busy1, self1 = time.Now(), sampleCPU(o.targetPIDs), sampleCPU(o.auxPIDs), busyCPU(), procstat.SelfCPU()
+			load1 = procstat.LoadAvg()
 			break
 		}
 	}
@@ -453,20 +484,22 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 	}
 
 	r := result{Label: o.label, N: len(streams), InputKbps: rate * 8 / 1000, RampS: o.ramp.Seconds(),
-		LateMS: float64(o.late) / float64(time.Millisecond), Cores: runtime.NumCPU(), TargetDied: died}
+		LateMS: float64(o.late) / float64(time.Millisecond), Cores: runtime.NumCPU(), TargetDied: died,
+		LoadAvgStart: load0, LoadAvgEnd: load1}
 	if !at0.IsZero() && at1.After(at0) {
 		wall := at1.Sub(at0)
 		r.WindowS = wall.Seconds()
 		pct := func(d time.Duration) float64 { return 100 * d.Seconds() / wall.Seconds() }
-		if len(o.targetPIDs) > 0 {
-			r.TargetCPU = pct(cpu1 - cpu0)
-		}
+		r.TargetCPU = pct(cpu1.total() - cpu0.total())
+		r.TargetChildCPU = pct(cpu1.children - cpu0.children)
+		r.AuxCPU = pct(aux1.total() - aux0.total())
 		r.SelfCPU = pct(self1 - self0)
-		r.OtherCPU = max(0, pct(busy1-busy0)-r.TargetCPU-r.SelfCPU)
+		r.OtherCPU = max(0, pct(busy1-busy0)-r.TargetCPU-r.AuxCPU-r.SelfCPU)
 	}
 	if rssN > 0 {
 		r.TargetRSSMB = float64(rssSum) / float64(rssN) / (1 << 20)
 		r.TargetRSSMaxMB = float64(rssMax) / (1 << 20)
+		r.AuxRSSMB = float64(auxRSSSum) / float64(rssN) / (1 << 20)
 	}
 	r.TargetIdleMB = float64(idleRSS) / (1 << 20)
 	errCount := map[string]int{}
@@ -515,11 +548,19 @@ func shortErr(err error) string {
 	return s
 }
 
-func targetCPU(pids []int) time.Duration {
-	var t time.Duration
+// cpuTimes is the CPU time processes have used: their own, and that of the children they have waited for.
+type cpuTimes struct{ self, children time.Duration }
+
+func (c cpuTimes) total() time.Duration { return c.self + c.children }
+
+// sampleCPU sums the CPU times of processes. Children count once reaped: openivs's ffmpeg runs (thumbnails of
+// recordings) are its cost; nginx's master reaps no worker while it runs.
+func sampleCPU(pids []int) cpuTimes {
+	var t cpuTimes
 	for _, p := range pids {
-		v, _ := procstat.CPU(p)
-		t += v
+		self, children, _ := procstat.CPUTimes(p)
+		t.self += self
+		t.children += children
 	}
 	return t
 }
@@ -556,8 +597,12 @@ func (r result) print(w io.Writer) {
 		label, r.N, r.Held, r.ConnectFailed, r.Disconnected, r.LateStreams, r.BehindStreams)
 	fmt.Fprintf(w, "  frames %d, late %d (in window %d, of which this tool woke late %d), max lag %.0f ms, max server backlog %.2f s (threshold %.0f ms)\n",
 		r.Frames, r.LateFrames, r.LateWindow, r.SchedLate, r.MaxLagMS, r.MaxBacklogS, r.LateMS)
-	fmt.Fprintf(w, "  window %.1f s: target CPU %.1f%% of one core, RSS %.1f MB avg (max %.1f, idle %.1f); ingestload CPU %.1f%%; other %.1f%% (of one core; %d cores)\n",
-		r.WindowS, r.TargetCPU, r.TargetRSSMB, r.TargetRSSMaxMB, r.TargetIdleMB, r.SelfCPU, r.OtherCPU, r.Cores)
+	fmt.Fprintf(w, "  window %.1f s: target CPU %.1f%% of one core (its children %.1f%%), RSS %.1f MB avg (max %.1f, idle %.1f); ingestload CPU %.1f%%; other %.1f%% (of one core; %d cores)\n",
+		r.WindowS, r.TargetCPU, r.TargetChildCPU, r.TargetRSSMB, r.TargetRSSMaxMB, r.TargetIdleMB, r.SelfCPU, r.OtherCPU, r.Cores)
+	fmt.Fprintf(w, "  load average %s → %s\n", r.LoadAvgStart, r.LoadAvgEnd)
+	if r.AuxCPU > 0 || r.AuxRSSMB > 0 {
+		fmt.Fprintf(w, "  -aux-pid: CPU %.1f%% of one core, RSS %.1f MB avg (not in target, not in other)\n", r.AuxCPU, r.AuxRSSMB)
+	}
 	if r.TargetDied {
 		fmt.Fprintln(w, "  !!! the target process died during the run")
 	}

@@ -15,22 +15,31 @@ const userHZ = 100 // USER_HZ, the unit of /proc/stat and /proc/PID/stat; 100 on
 
 // CPU returns the CPU time (user + system) a process has used.
 func CPU(pid int) (time.Duration, bool) {
+	self, _, ok := CPUTimes(pid)
+	return self, ok
+}
+
+// CPUTimes returns the CPU time (user + system) a process has used, and that of its children it has waited for
+// (cutime + cstime: helpers it runs, such as short-lived ffmpeg processes; a child still running is not in it).
+func CPUTimes(pid int) (self, children time.Duration, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	// After "pid (comm) ": state is field 0, utime 11, stime 12.
+	// After "pid (comm) ": state is field 0, utime 11, stime 12, cutime 13, cstime 14.
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) <= 12 {
-		return 0, false
+	if len(f) <= 14 {
+		return 0, 0, false
 	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * time.Second / userHZ, true
+	var v [4]int64
+	for k := range v {
+		v[k], _ = strconv.ParseInt(f[11+k], 10, 64)
+	}
+	return time.Duration(v[0]+v[1]) * time.Second / userHZ, time.Duration(v[2]+v[3]) * time.Second / userHZ, true
 }
 
 // RSS returns a process's resident set size in bytes (VmRSS).

@@ -18,6 +18,9 @@ func TestOwnProcess(t *testing.T) {
 	if !ok || cpu <= 0 {
 		t.Errorf("CPU of this process: %v %v", cpu, ok)
 	}
+	if self, children, ok := CPUTimes(os.Getpid()); !ok || self < cpu || children < 0 {
+		t.Errorf("CPUTimes of this process: %v %v %v, CPU %v", self, children, ok, cpu)
+	}
 	if rss, ok := RSS(os.Getpid()); !ok || rss < 1<<20 {
 		t.Errorf("RSS of this process: %d %v", rss, ok)
 	}
