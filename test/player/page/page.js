@@ -186,6 +186,9 @@
       report.levels = data.levels.map((l) => ({ width: l.width || 0, height: l.height || 0, bitrate: l.bitrate || 0, name: l.name || '' }));
       video.play().catch((e) => logEvent('video.play: ' + e));
     });
+    hls.on(Hls.Events.LEVEL_SWITCHING, (_, data) => {
+      logEvent('level switching: ' + data.level + ' (' + (data.height || '?') + 'p) bandwidthEstimate=' + Math.round(hls.bandwidthEstimate));
+    });
     hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
       const l = hls.levels[data.level] || {};
       report.switches.push({ wallMs: Date.now(), level: data.level, height: l.height || 0, bitrate: l.bitrate || 0 });
