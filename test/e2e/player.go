@@ -62,10 +62,9 @@ type ThrottleApplied struct {
 
 // Level is one variant hls.js found in the multivariant playlist (MANIFEST_PARSED), in hls.js's level order.
 type Level struct {
-	Width   int    `json:"width"`
-	Height  int    `json:"height"`
-	Bitrate int    `json:"bitrate"` // BANDWIDTH, bits per second
-	Name    string `json:"name"`    // NAME of the variant's media, when given
+	Width   int `json:"width"`
+	Height  int `json:"height"`
+	Bitrate int `json:"bitrate"` // the variant's BANDWIDTH, bits per second
 }
 
 // LevelSwitch is one LEVEL_SWITCHED of hls.js: the level being played changed.

@@ -9,7 +9,7 @@
     cues: [], // {wallMs, text, raw (base64), pts}
     errors: [], // "fatal: ..." for fatal errors
     fatal: false,
-    levels: [], // hls.js: {width, height, bitrate, name} at MANIFEST_PARSED
+    levels: [], // hls.js: {width, height, bitrate} at MANIFEST_PARSED
     switches: [], // hls.js: {wallMs, level, height, bitrate} at every LEVEL_SWITCHED
     events: [], // a short log of player events, for debugging (stderr of play.mjs)
   };
@@ -183,7 +183,7 @@
     });
     hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
       logEvent('manifest parsed: ' + data.levels.length + ' level(s)');
-      report.levels = data.levels.map((l) => ({ width: l.width || 0, height: l.height || 0, bitrate: l.bitrate || 0, name: l.name || '' }));
+      report.levels = data.levels.map((l) => ({ width: l.width || 0, height: l.height || 0, bitrate: l.bitrate || 0 }));
       video.play().catch((e) => logEvent('video.play: ' + e));
     });
     hls.on(Hls.Events.LEVEL_SWITCHING, (_, data) => {
