@@ -48,11 +48,17 @@ func publish(t *testing.T, url string) *publisher {
 
 func publishSize(t *testing.T, url, size string) *publisher {
 	t.Helper()
+	return publishEncoded(t, url, size, "veryfast", "800k")
+}
+
+// publishEncoded is publishSize with the x264 preset and video bitrate given.
+func publishEncoded(t *testing.T, url, size, preset, bitrate string) *publisher {
+	t.Helper()
 	args := []string{"-hide_banner", "-loglevel", "warning", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=30",
 		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-		"-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-profile:v", "high", "-pix_fmt", "yuv420p",
-		"-g", "30", "-b:v", "800k", "-c:a", "aac", "-b:a", "96k", "-ar", "44100", "-ac", "2",
+		"-c:v", "libx264", "-preset", preset, "-tune", "zerolatency", "-profile:v", "high", "-pix_fmt", "yuv420p",
+		"-g", "30", "-b:v", bitrate, "-c:a", "aac", "-b:a", "96k", "-ar", "44100", "-ac", "2",
 		"-f", "flv", url}
 	return startFFmpeg(t, args)
 }

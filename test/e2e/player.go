@@ -36,6 +36,43 @@ type PlayOptions struct {
 	// PageOrigin is where the player's page is served, "http://127.0.0.1:<port>" or "http://localhost:<port>", so
 	// the player's requests carry this Origin; "" = a free port on 127.0.0.1.
 	PageOrigin string
+	// Throttle is a schedule of network conditions for the page's requests (the DevTools protocol's
+	// Network.emulateNetworkConditions; hls.js loads from the page, so it applies to all of hls.js's requests). A
+	// step's At counts from the start of the watch (load()); steps at At <= 0 apply before the page loads. None:
+	// the network is not touched.
+	Throttle []ThrottleStep
+	// HLSJSConfig is merged over the page's hls.js config (e.g. {"abrEwmaFastLive": 1}); nil keeps hls.js's
+	// defaults. For tests that need a setting, each saying why.
+	HLSJSConfig map[string]any
+}
+
+// ThrottleStep sets the network conditions from At on.
+type ThrottleStep struct {
+	At         time.Duration
+	KbitPerSec int           // download and upload throughput; 0 = unthrottled
+	Latency    time.Duration // added to every request; 0 = none
+}
+
+// ThrottleApplied is when a ThrottleStep took effect.
+type ThrottleApplied struct {
+	WallMs     int64 `json:"wallMs"` // Date.now() in play.mjs (same clock as Go's time.Now here)
+	KbitPerSec int   `json:"kbps"`
+	LatencyMs  int64 `json:"latencyMs"`
+}
+
+// Level is one variant hls.js found in the multivariant playlist (MANIFEST_PARSED), in hls.js's level order.
+type Level struct {
+	Width   int `json:"width"`
+	Height  int `json:"height"`
+	Bitrate int `json:"bitrate"` // the variant's BANDWIDTH, bits per second
+}
+
+// LevelSwitch is one LEVEL_SWITCHED of hls.js: the level being played changed.
+type LevelSwitch struct {
+	WallMs  int64 `json:"wallMs"`
+	Level   int   `json:"level"` // index into PlayResult.Levels
+	Height  int   `json:"height"`
+	Bitrate int   `json:"bitrate"`
 }
 
 // Cue is one timed-metadata cue the player reported.
@@ -56,6 +93,8 @@ type PlayerSample struct {
 	// the player does not know it), in seconds.
 	Latency float64 `json:"latency"`
 	Paused  bool    `json:"paused"`
+	// BandwidthEstimate is hls.bandwidthEstimate (hls.js's ABR estimate, bits per second); -1 for the IVS player.
+	BandwidthEstimate float64 `json:"bandwidthEstimate"`
 }
 
 // PlayerRequest is one request the page (or its workers) made to the stream URL's host.
@@ -74,6 +113,10 @@ type PlayResult struct {
 	Fatal      bool            `json:"fatal"`
 	PageOrigin string          `json:"pageOrigin"`
 	Requests   []PlayerRequest `json:"requests"` // every request to the stream URL's host, in the order they started
+	// Levels and Switches: hls.js only (empty for the IVS player).
+	Levels    []Level           `json:"levels"`
+	Switches  []LevelSwitch     `json:"switches"`
+	Throttled []ThrottleApplied `json:"throttled"` // opts.Throttle's steps as they took effect
 
 	id3 []parsedID3 // the harness's own tests: parsed ID3 tags (see play)
 }
@@ -133,6 +176,16 @@ func play(ctx context.Context, t testing.TB, opts PlayOptions, id3Tags [][]byte)
 		"lowLatency": opts.LowLatency,
 		"durationMs": opts.Duration.Milliseconds(),
 		"pageOrigin": opts.PageOrigin,
+	}
+	if len(opts.Throttle) > 0 {
+		steps := make([]map[string]any, len(opts.Throttle))
+		for i, st := range opts.Throttle {
+			steps[i] = map[string]any{"atMs": st.At.Milliseconds(), "kbps": st.KbitPerSec, "latencyMs": st.Latency.Milliseconds()}
+		}
+		args["throttle"] = steps
+	}
+	if opts.HLSJSConfig != nil {
+		args["hlsConfig"] = opts.HLSJSConfig
 	}
 	if id3Tags != nil {
 		args["id3Samples"] = id3Tags

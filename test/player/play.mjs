@@ -12,6 +12,13 @@
 //   pageOrigin   "http://127.0.0.1:<port>" or "http://localhost:<port>" to serve the page at; "" = a free port on 127.0.0.1
 //   userDataDir  Chromium's profile directory (a fresh temporary one when empty; removed at the end if made here)
 //   chromium     the browser's path (default /usr/bin/chromium)
+//   hlsConfig    hls.js: extra Hls config (merged over the page's own), for tests that need one; {} = hls.js defaults
+//   throttle     a schedule of network conditions: [{atMs, kbps, latencyMs}], applied with the DevTools protocol's
+//                Network.emulateNetworkConditions to the page's requests (hls.js loads from the page; its worker
+//                only transmuxes). atMs counts from the start of the watch (startPlayer's return); a step at
+//                atMs <= 0 is applied before the page loads. kbps 0 = unthrottled. When each step took effect is
+//                returned in "throttled" ({wallMs, kbps, latencyMs}). The IVS player's wasm worker fetches the
+//                stream itself; whether the page's conditions reach it is not checked here.
 //   id3Samples   hidden, for the harness's own tests: base64 ID3 tags; what the page's parser makes of them is
 //                returned in "id3" (with or without a url to play)
 //
@@ -228,6 +235,9 @@ async function main() {
     fatal: false,
     pageOrigin: '',
     requests: [],
+    levels: [],
+    switches: [],
+    throttled: [],
   };
 
   // Never hang: whatever happens, end well after the watch is over.
@@ -327,6 +337,39 @@ async function main() {
   page.on('pageerror', (e) => log('page error:', e.message));
   page.on('worker', (w) => log('worker started:', w.url()));
 
+  // The throttle schedule: one CDP session on the page, its conditions replaced at every step.
+  const steps = (Array.isArray(opts.throttle) ? opts.throttle : []).slice().sort((a, b) => (a.atMs || 0) - (b.atMs || 0));
+  let cdp = null;
+  const throttle = async (step) => {
+    const kbps = step.kbps > 0 ? step.kbps : 0;
+    const latencyMs = step.latencyMs > 0 ? step.latencyMs : 0;
+    try {
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: latencyMs,
+        downloadThroughput: kbps > 0 ? (kbps * 1000) / 8 : -1, // bytes/s; -1: no limit
+        uploadThroughput: kbps > 0 ? (kbps * 1000) / 8 : -1,
+      });
+      result.throttled.push({ wallMs: Date.now(), kbps, latencyMs });
+      log(`network: ${kbps > 0 ? kbps + ' kbit/s' : 'unthrottled'}, latency ${latencyMs} ms`);
+    } catch (e) {
+      log('network conditions:', e.stack || e);
+      result.errors.push('fatal: harness: network conditions: ' + (e.message || String(e)));
+      result.fatal = true;
+    }
+  };
+  const timers = [];
+  if (steps.length > 0) {
+    try {
+      cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+    } catch (e) {
+      log('CDP session:', e.stack || e);
+      shutdown(1);
+    }
+    for (const step of steps) if (!(step.atMs > 0)) await throttle(step);
+  }
+
   try {
     await page.goto(server.origin + '/', { waitUntil: 'load', timeout: 30000 });
     if (opts.id3Samples) {
@@ -343,15 +386,20 @@ async function main() {
         url: opts.url,
         player: playerKind,
         lowLatency: !!opts.lowLatency,
+        hlsConfig: opts.hlsConfig || {},
       });
       log(`page loaded and ${playerKind} started in ${t1 - t0} + ${Date.now() - t1} ms; watching ${durationMs} ms`);
+      for (const step of steps) if (step.atMs > 0) timers.push(setTimeout(() => throttle(step), step.atMs));
       await new Promise((r) => setTimeout(r, durationMs));
+      for (const tm of timers) clearTimeout(tm);
     }
     const rep = await page.evaluate(() => window.playerReport(true));
     result.samples = rep.samples;
     result.cues = rep.cues;
-    result.errors = rep.errors;
-    result.fatal = rep.fatal;
+    result.errors = result.errors.concat(rep.errors);
+    result.fatal = result.fatal || rep.fatal;
+    result.levels = rep.levels;
+    result.switches = rep.switches;
     for (const ev of rep.events) log('player:', ev);
   } catch (e) {
     log('page:', e.stack || e);

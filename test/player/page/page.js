@@ -5,10 +5,12 @@
 
 (function () {
   const report = {
-    samples: [], // {wallMs, currentTime, latency, paused}
+    samples: [], // {wallMs, currentTime, latency, paused, bandwidthEstimate}
     cues: [], // {wallMs, text, raw (base64), pts}
     errors: [], // "fatal: ..." for fatal errors
     fatal: false,
+    levels: [], // hls.js: {width, height, bitrate} at MANIFEST_PARSED
+    switches: [], // hls.js: {wallMs, level, height, bitrate} at every LEVEL_SWITCHED
     events: [], // a short log of player events, for debugging (stderr of play.mjs)
   };
   let sampler = null;
@@ -145,12 +147,12 @@
     await loadScript('/hls.js');
     const Hls = window.Hls;
     if (!Hls.isSupported()) throw new Error('hls.js: MediaSource is not supported in this browser');
-    const hls = new Hls({
+    const hls = new Hls(Object.assign({
       lowLatencyMode: !!opts.lowLatency,
       enableID3MetadataCues: true,
       enableEmsgMetadataCues: true,
       debug: false,
-    });
+    }, opts.hlsConfig || {}));
     window.hls = hls;
     hls.on(Hls.Events.FRAG_PARSING_METADATA, (_, data) => {
       const now = Date.now();
@@ -181,7 +183,16 @@
     });
     hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
       logEvent('manifest parsed: ' + data.levels.length + ' level(s)');
+      report.levels = data.levels.map((l) => ({ width: l.width || 0, height: l.height || 0, bitrate: l.bitrate || 0 }));
       video.play().catch((e) => logEvent('video.play: ' + e));
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHING, (_, data) => {
+      logEvent('level switching: ' + data.level + ' (' + (data.height || '?') + 'p) bandwidthEstimate=' + Math.round(hls.bandwidthEstimate));
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_, data) => {
+      const l = hls.levels[data.level] || {};
+      report.switches.push({ wallMs: Date.now(), level: data.level, height: l.height || 0, bitrate: l.bitrate || 0 });
+      logEvent('level switched: ' + data.level + ' (' + (l.height || '?') + 'p) bandwidthEstimate=' + Math.round(hls.bandwidthEstimate));
     });
     hls.on(Hls.Events.LEVEL_LOADED, (_, data) => {
       if (report.events.length < 20) logEvent('level loaded: live=' + data.details.live + ' frags=' + data.details.fragments.length);
@@ -191,6 +202,7 @@
       currentTime: video.currentTime,
       latency: hls.latestLevelDetails ? finite(hls.latency) : -1,
       paused: video.paused,
+      bandwidthEstimate: finite(hls.bandwidthEstimate),
     }));
     summary = () => {
       const d = hls.latestLevelDetails;
@@ -241,6 +253,7 @@
       currentTime: player.getPosition(),
       latency: player.getLiveLatency() > 0 ? player.getLiveLatency() : -1, // 0 when it does not know
       paused: player.isPaused(),
+      bandwidthEstimate: -1, // not exposed by the IVS player
     }));
     summary = () => 'state=' + player.getState() + ' isLiveLowLatency=' + player.isLiveLowLatency() +
       ' liveLatency=' + player.getLiveLatency() + ' bufferDuration=' + player.getBufferDuration() +
