@@ -103,8 +103,13 @@ func mediaPlaylist(t *testing.T, u string, header map[string]string) (*playlist.
 
 // liveChannel creates a channel and publishes to it over RTMPS until the test ends; it returns once the stream
 // is LIVE.
+// Its type is BASIC unless in says otherwise: these tests are about playback, and the transcoder of STANDARD
+// channels (tested on its own in transcode_test.go) would take CPU that the parallel suites need.
 func liveChannel(t *testing.T, s *Server, c *ivs.Client, in *ivs.CreateChannelInput) *ivs.CreateChannelOutput {
 	t.Helper()
+	if in.Type == "" {
+		in.Type = types.ChannelTypeBasicChannelType
+	}
 	ch, err := c.CreateChannel(Ctx(t), in)
 	if err != nil {
 		t.Fatal(err)
