@@ -69,19 +69,11 @@ func resolve(base, ref string) string {
 // variantURL fetches a multivariant playlist and returns its first variant's absolute URL.
 func variantURL(t *testing.T, playbackURL string, header map[string]string) string {
 	t.Helper()
-	r := fetch(t, "GET", playbackURL, header)
-	if r.status != 200 {
-		t.Fatalf("GET playbackUrl: %d %s", r.status, r.body)
+	vs := multivariant(t, playbackURL, header)
+	if len(vs) == 0 {
+		t.Fatalf("a multivariant playlist without variants")
 	}
-	pl, err := playlist.Unmarshal(r.body)
-	if err != nil {
-		t.Fatalf("multivariant playlist does not parse: %v\n%s", err, r.body)
-	}
-	mv, ok := pl.(*playlist.Multivariant)
-	if !ok || len(mv.Variants) == 0 {
-		t.Fatalf("not a multivariant playlist with variants:\n%s", r.body)
-	}
-	return resolve(playbackURL, mv.Variants[0].URI)
+	return resolve(playbackURL, vs[0].URI)
 }
 
 func mediaPlaylist(t *testing.T, u string, header map[string]string) (*playlist.Media, httpResult) {

@@ -29,9 +29,9 @@ func publish1080p(t *testing.T, url string) *publisher {
 }
 
 // multivariant fetches a playbackUrl (a new viewer session) and returns its variants.
-func multivariant(t *testing.T, u string) []*playlist.MultivariantVariant {
+func multivariant(t *testing.T, u string, header map[string]string) []*playlist.MultivariantVariant {
 	t.Helper()
-	r := fetch(t, "GET", u, nil)
+	r := fetch(t, "GET", u, header)
 	if r.status != 200 {
 		t.Fatalf("GET %s: %d %s", u, r.status, r.body)
 	}
@@ -51,7 +51,7 @@ func waitVariants(t *testing.T, u string, n int, d time.Duration) []*playlist.Mu
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		v := multivariant(t, u)
+		v := multivariant(t, u, nil)
 		if len(v) == n {
 			return v
 		}
@@ -179,7 +179,7 @@ func TestTranscodeStandardLadder(t *testing.T) {
 	}
 
 	// aws:maximum-resolution SD: the ladder up to 480p.
-	if got := resolutions(multivariant(t, token(jwt.MapClaims{"aws:maximum-resolution": "SD"}))); !slices.Equal(got, []string{"852x480", "640x360", "284x160"}) {
+	if got := resolutions(multivariant(t, token(jwt.MapClaims{"aws:maximum-resolution": "SD"}), nil)); !slices.Equal(got, []string{"852x480", "640x360", "284x160"}) {
 		t.Errorf("aws:maximum-resolution SD: variants %v", got)
 	}
 
@@ -222,7 +222,7 @@ func TestTranscodeWithoutFFmpeg(t *testing.T) {
 	publishSize(t, "rtmp://"+s.RTMP+"/app/"+aws.ToString(ch.StreamKey.Value), "854x480")
 	waitLive(t, c, ch.Channel.Arn, 30*time.Second)
 	time.Sleep(2 * time.Second)
-	if got := resolutions(multivariant(t, aws.ToString(ch.Channel.PlaybackUrl))); !slices.Equal(got, []string{"854x480"}) {
+	if got := resolutions(multivariant(t, aws.ToString(ch.Channel.PlaybackUrl), nil)); !slices.Equal(got, []string{"854x480"}) {
 		t.Errorf("variants %v, want the source only", got)
 	}
 	if !strings.Contains(s.Log(), "transcoding is not available: the channel plays its source rendition only") {
