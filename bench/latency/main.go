@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/openivs/openivs/bench/internal/procstat"
 	"io"
 	"math"
 	"os"
@@ -171,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	rep := &report{Label: *label, Player: *player, LowLatency: *ll, Watch: dur.Seconds(), Warmup: warmup.Seconds(),
-		LoadAvg: loadAvg(), Started: time.Now().UTC().Format(time.RFC3339)}
+		LoadAvg: procstat.LoadAvg(), Started: time.Now().UTC().Format(time.RFC3339)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var sentMu sync.Mutex
@@ -377,16 +378,4 @@ func (r *report) print(w io.Writer) {
 	if r.Fatal || len(r.Errors) > 0 {
 		fmt.Fprintf(w, "  errors (fatal=%v): %s\n", r.Fatal, strings.Join(r.Errors[:min(len(r.Errors), 5)], "; "))
 	}
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -78,19 +78,25 @@ func variantURL(t *testing.T, playbackURL string, header map[string]string) stri
 
 func mediaPlaylist(t *testing.T, u string, header map[string]string) (*playlist.Media, httpResult) {
 	t.Helper()
+	return fetchPlaylist[*playlist.Media](t, u, header)
+}
+
+// fetchPlaylist GETs a playlist that must answer 200 and parse as a P (*playlist.Media or *playlist.Multivariant).
+func fetchPlaylist[P playlist.Playlist](t *testing.T, u string, header map[string]string) (P, httpResult) {
+	t.Helper()
 	r := fetch(t, "GET", u, header)
 	if r.status != 200 {
 		t.Fatalf("GET %s: %d %s", u, r.status, r.body)
 	}
 	pl, err := playlist.Unmarshal(r.body)
 	if err != nil {
-		t.Fatalf("media playlist does not parse: %v\n%s", err, r.body)
+		t.Fatalf("playlist %s does not parse: %v\n%s", u, err, r.body)
 	}
-	mp, ok := pl.(*playlist.Media)
+	p, ok := pl.(P)
 	if !ok {
-		t.Fatalf("not a media playlist:\n%s", r.body)
+		t.Fatalf("%s is a %T, not a %T:\n%s", u, pl, p, r.body)
 	}
-	return mp, r
+	return p, r
 }
 
 // liveChannel creates a channel and publishes to it over RTMPS until the test ends; it returns once the stream

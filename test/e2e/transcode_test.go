@@ -31,18 +31,7 @@ func publish1080p(t *testing.T, url string) *publisher {
 // multivariant fetches a playbackUrl (a new viewer session) and returns its variants.
 func multivariant(t *testing.T, u string, header map[string]string) []*playlist.MultivariantVariant {
 	t.Helper()
-	r := fetch(t, "GET", u, header)
-	if r.status != 200 {
-		t.Fatalf("GET %s: %d %s", u, r.status, r.body)
-	}
-	pl, err := playlist.Unmarshal(r.body)
-	if err != nil {
-		t.Fatalf("multivariant playlist: %v\n%s", err, r.body)
-	}
-	mv, ok := pl.(*playlist.Multivariant)
-	if !ok {
-		t.Fatalf("not a multivariant playlist:\n%s", r.body)
-	}
+	mv, _ := fetchPlaylist[*playlist.Multivariant](t, u, header)
 	return mv.Variants
 }
 
