@@ -79,16 +79,36 @@ type Config struct {
 
 // Recorder records live streams from the segments playback packages (internal/record implements it).
 type Recorder interface {
-	// Record is called when a stream's packaging starts, before any media, with its renditions (Bandwidth is
-	// not known yet) and their muxers. It returns nil when the stream is not recorded.
-	Record(ls *live.Stream, renditions []hls.Rendition, muxers []*hls.Muxer) Recording
+	// Record is called when a stream's packaging starts, before any media, with the renditions it may record
+	// (Bandwidth is not known yet). It returns nil when the stream is not recorded.
+	Record(ls *live.Stream, renditions []RecordRendition) Recording
 }
 
-// Recording receives a recorded stream's segments, from the ingest goroutine.
+// RecordRendition is a rendition offered to a Recorder: the source renditions first (the source's is always
+// first), then, on a transcoded channel, the ladder's transcoded renditions.
+type RecordRendition struct {
+	hls.Rendition
+	// Muxer packages the rendition; nil for a transcoded rendition until Recording.Track gives it.
+	Muxer *hls.Muxer
+	// Transcoded: made by the transcoder, so its segments may pause (while ffmpeg is down) and its muxer may be
+	// replaced (Recording.Track).
+	Transcoded bool
+	// NotRecorded: a source rendition that is not one of the channel's recordable renditions (on a transcoded
+	// channel whose ladder does not include the source). Its segments still come: they time the recording
+	// (duration_ms) and give its thumbnails.
+	NotRecorded bool
+}
+
+// Recording receives a recorded stream's segments.
 type Recording interface {
-	// Segment is called with each complete segment of rendition i (complete segments are immutable).
+	// Segment is called with each complete segment of rendition i (complete segments are immutable): from the
+	// ingest goroutine for source renditions, from the transcoder's for transcoded ones.
 	Segment(i int, seg *hls.Segment)
-	// End is called once, after the last segment.
+	// Track is called when transcoded rendition i gets a muxer: when the transcoder first sends it, and again with
+	// a new muxer after the transcoder restarted. codecs is its CODECS attribute. It may be called more than once
+	// with the same muxer.
+	Track(i int, m *hls.Muxer, codecs string)
+	// End is called once, after the last segment of every rendition.
 	End()
 }
 
@@ -130,7 +150,10 @@ type stream struct {
 	renditions []*rendition
 	ended      atomic.Int64 // unix nanoseconds when packaging ended; 0 while live
 	playable   atomic.Bool
-	recording  Recording // nil when not recorded; used from the ingest goroutine only
+	// recording is nil when the stream is not recorded; set once, after the transcoder started (whose renditions
+	// report to it from its goroutine). recMu orders giving it the transcoded renditions' muxers.
+	recording atomic.Pointer[recordingRef]
+	recMu     sync.Mutex
 
 	// Transcoded renditions (nil when the channel plays its source only): fixed when packaging starts, each
 	// ready once the transcoder has sent its first frame.
@@ -139,6 +162,8 @@ type stream struct {
 	transcoding  atomic.Bool // the transcoder is up
 	tc           *transcode.Session
 }
+
+type recordingRef struct{ Recording }
 
 // rung is a transcoded rendition.
 type rung struct {
@@ -271,8 +296,8 @@ func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.Aud
 				if i == 0 && !st.playable.Swap(true) {
 					ls.Playable()
 				}
-				if st.recording != nil {
-					st.recording.Segment(i, seg)
+				if rec := st.recording.Load(); rec != nil {
+					rec.Segment(i, seg)
 				}
 			}})
 		if err != nil {
@@ -283,13 +308,7 @@ func (s *Server) Package(ls *live.Stream, video []hls.VideoTrack, audio *hls.Aud
 	}
 	s.transcode(st, snap, video, audio)
 	if s.cfg.Recorder != nil {
-		rs := make([]hls.Rendition, len(st.renditions))
-		ms := make([]*hls.Muxer, len(st.renditions))
-		for i, r := range st.renditions {
-			rs[i] = hls.Rendition{Name: r.name, Codecs: r.codec, Width: r.video.Width, Height: r.video.Height, FrameRate: r.fps}
-			ms[i] = r.m
-		}
-		st.recording = s.cfg.Recorder.Record(ls, rs, ms)
+		s.record(st)
 	}
 	s.mu.Lock()
 	s.channels[st.name] = st
@@ -337,6 +356,32 @@ func (s *Server) transcode(st *stream, snap live.Snapshot, video []hls.VideoTrac
 	}
 }
 
+// record offers the stream to the recorder: the source renditions, and on a transcoded channel the ladder's
+// renditions (the source is then recorded only when it is one of them, as it is offered to players only then).
+func (s *Server) record(st *stream) {
+	rs := make([]RecordRendition, 0, len(st.renditions)+len(st.rungs))
+	for _, r := range st.renditions {
+		rs = append(rs, RecordRendition{Rendition: hls.Rendition{Name: r.name, Codecs: r.codec, Width: r.video.Width,
+			Height: r.video.Height, FrameRate: r.fps}, Muxer: r.m, NotRecorded: st.rungs != nil && !st.sourceListed})
+	}
+	for _, g := range st.rungs {
+		rs = append(rs, RecordRendition{Rendition: hls.Rendition{Name: g.plan.Name, Width: g.plan.Width,
+			Height: g.plan.Height, FrameRate: float64(g.plan.FPS)}, Transcoded: true})
+	}
+	rec := s.cfg.Recorder.Record(st.live, rs)
+	if rec == nil {
+		return
+	}
+	st.recMu.Lock()
+	defer st.recMu.Unlock()
+	st.recording.Store(&recordingRef{rec})
+	for i, g := range st.rungs { // renditions the transcoder sent before the recording existed
+		if r := g.ready.Load(); r != nil {
+			rec.Track(len(st.renditions)+i, r.m, r.codec)
+		}
+	}
+}
+
 // rungOutput packages the transcoder's renditions: a muxer per rung, following the source's timeline.
 type rungOutput struct {
 	s     *Server
@@ -348,8 +393,13 @@ func (o *rungOutput) Track(i int, v hls.VideoTrack, a *hls.AudioTrack) {
 	g := o.st.rungs[i]
 	src := o.st.renditions[0]
 	snap := o.st.live.Snapshot()
+	index := len(o.st.renditions) + i // the rendition's index for the recorder
 	m, err := hls.New(hls.Config{LowLatency: snap.Channel.LatencyMode != "NORMAL", Container: src.m.Config().Container,
-		Video: v, Audio: a, Follow: src.m})
+		Video: v, Audio: a, Follow: src.m, OnSegment: func(seg *hls.Segment) {
+			if rec := o.st.recording.Load(); rec != nil {
+				rec.Segment(index, seg)
+			}
+		}})
 	if err != nil {
 		o.s.log.Error("transcoding: a rendition cannot be packaged", "rendition", g.plan.Name, "err", err)
 		return
@@ -365,6 +415,11 @@ func (o *rungOutput) Track(i int, v hls.VideoTrack, a *hls.AudioTrack) {
 	if old := g.ready.Swap(r); old != nil {
 		old.m.Close() // new parameters after a restart: a new rendition under the same name
 	}
+	o.st.recMu.Lock()
+	if rec := o.st.recording.Load(); rec != nil {
+		rec.Track(index, m, r.codec)
+	}
+	o.st.recMu.Unlock()
 }
 
 func (o *rungOutput) Video(i int, pts, dts time.Duration, au [][]byte) {
@@ -484,8 +539,8 @@ func (k *sink) Close() {
 	for _, r := range k.st.renditions {
 		r.m.Close()
 	}
-	if k.st.recording != nil {
-		k.st.recording.End()
+	if rec := k.st.recording.Load(); rec != nil {
+		rec.End()
 	}
 	k.st.ended.Store(k.s.cfg.Now().UnixNano())
 }

@@ -81,6 +81,9 @@ func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), '
 func multivariant(tracks []*track, playlist string) []byte {
 	rs := make([]hls.Rendition, 0, len(tracks))
 	for _, t := range tracks {
+		if len(t.segs) == 0 { // a transcoded rendition with nothing recorded yet: no playlist to point to
+			continue
+		}
 		bw := t.peak * 11 / 10
 		if bw == 0 {
 			bw = 1
@@ -145,6 +148,9 @@ func (rec *recording) manifest(status, message string, ended time.Time, withDura
 		m.Media.HLS.DurationMs = &ms
 	}
 	for _, t := range rec.tracks {
+		if withDuration && len(t.segs) == 0 { // at the end: only the renditions with something recorded
+			continue
+		}
 		m.Media.HLS.Renditions = append(m.Media.HLS.Renditions, renditionJSON{Path: t.name, Playlist: "playlist.m3u8",
 			ByteRangePlaylist: "byte-range-variant.m3u8", ResolutionHeight: t.height, ResolutionWidth: t.width})
 	}

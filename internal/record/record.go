@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/openivs/openivs/internal/events"
-	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/live"
 	"github.com/openivs/openivs/internal/playback"
 )
@@ -136,7 +135,7 @@ func (r *Recorder) Close(ctx context.Context) {
 
 // Record implements playback.Recorder: it starts recording a stream whose channel has an active recording
 // configuration, or continues the channel's recording that is waiting in its reconnect window.
-func (r *Recorder) Record(ls *live.Stream, renditions []hls.Rendition, muxers []*hls.Muxer) playback.Recording {
+func (r *Recorder) Record(ls *live.Stream, renditions []playback.RecordRendition) playback.Recording {
 	snap := ls.Snapshot()
 	cfg := snap.Channel.Recording
 	if cfg == nil {
@@ -150,7 +149,7 @@ func (r *Recorder) Record(ls *live.Stream, renditions []hls.Rendition, muxers []
 	if rec := r.waiting[snap.Channel.ARN]; rec != nil && rec.canContinue(snap, cfg, renditions) {
 		delete(r.waiting, snap.Channel.ARN)
 		r.mu.Unlock()
-		if rec.resume(snap, muxers) {
+		if rec.resume(snap, renditions) {
 			return rec
 		}
 		r.mu.Lock()
@@ -163,8 +162,7 @@ func (r *Recorder) Record(ls *live.Stream, renditions []hls.Rendition, muxers []
 			Stream: eventStream(snap), BucketName: cfg.Bucket}, events.ReasonValidationException))
 		return nil
 	}
-	rec := r.start(snap, cfg, renditions, muxers)
-	return rec
+	return r.start(snap, cfg, renditions)
 }
 
 func (r *Recorder) origin(ch live.Channel) events.Origin {

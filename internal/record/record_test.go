@@ -213,7 +213,8 @@ func (h *harness) stream(t *testing.T) (*live.Stream, feeder) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := h.rec.Record(ls, []hls.Rendition{{Name: "360p30", Width: 640, Height: 360, Codecs: "avc1.64001E"}}, []*hls.Muxer{m})
+	r := h.rec.Record(ls, []playback.RecordRendition{{Rendition: hls.Rendition{Name: "360p30", Width: 640, Height: 360,
+		Codecs: "avc1.64001E"}, Muxer: m}})
 	if r == nil {
 		t.Fatal("Record returned nil for a channel with an active recording configuration")
 	}
@@ -370,4 +371,117 @@ func TestCutThumbnail(t *testing.T) {
 	if _, err := cutThumbnail(context.Background(), ffmpeg, []byte("not a video"), false, 96, 54); err == nil {
 		t.Error("garbage made a thumbnail")
 	}
+}
+
+// TestRecordingTranscodedRenditions: on a transcoded channel the recorder records the ladder's renditions, which
+// it learns of late (Track), whose segments may pause (a discontinuity) and whose encoder may be replaced (another
+// discontinuity); a source that is not one of the ladder's renditions is not recorded but times the recording, and
+// a rendition that never sent anything is left out of the playlists and the final manifest.
+func TestRecordingTranscodedRenditions(t *testing.T) {
+	h := newHarness(t, Config{SegmentTarget: 2 * time.Second}, live.Recording{RenditionSelection: "ALL"})
+	ls, err := h.reg.Begin(live.Channel{ARN: "arn:aws:ivs:us-west-2:123456789012:channel/abcdefABCDEF", Account: "123456789012",
+		Region: "us-west-2", ID: "abcdefABCDEF", Name: "ch", Recording: h.cfg}, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	muxer := func() *hls.Muxer {
+		m, err := hls.New(hls.Config{Container: hls.ContainerTS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	offered := []playback.RecordRendition{
+		{Rendition: hls.Rendition{Name: "720p30-source", Width: 1280, Height: 720, Codecs: "avc1.64001F,mp4a.40.2"}, Muxer: muxer(), NotRecorded: true},
+		{Rendition: hls.Rendition{Name: "720p30", Width: 1280, Height: 720, FrameRate: 30}, Transcoded: true},
+		{Rendition: hls.Rendition{Name: "480p30", Width: 852, Height: 480, FrameRate: 30}, Transcoded: true},
+		{Rendition: hls.Rendition{Name: "160p30", Width: 284, Height: 160, FrameRate: 30}, Transcoded: true},
+	}
+	r := h.rec.Record(ls, offered)
+	if r == nil {
+		t.Fatal("not recorded")
+	}
+	seg := func(i, msn int) {
+		r.Segment(i, &hls.Segment{MSN: uint64(msn), Start: t0.Add(time.Duration(msn) * time.Second), Duration: time.Second,
+			Complete: true, Size: 10, Parts: []*hls.Part{{Duration: time.Second, Data: bytes.Repeat([]byte{byte(msn)}, 10)}}})
+	}
+	r.Track(1, muxer(), "avc1.4D401F,mp4a.40.2")
+	m480 := muxer()
+	r.Track(2, m480, "avc1.4D401E,mp4a.40.2")
+	r.Track(2, m480, "avc1.4D401E,mp4a.40.2") // again with the same muxer: nothing changes
+	for msn := range 10 {
+		seg(0, msn)
+		seg(2, msn)
+		switch {
+		case msn < 3 || msn == 5 || msn == 6: // 3 and 4 missing: the transcoder was down
+			seg(1, msn)
+		case msn == 7:
+			seg(1, msn)
+			r.Track(1, muxer(), "avc1.4D401F,mp4a.40.2") // restarted
+		case msn > 7:
+			seg(1, msn)
+		}
+	}
+	r.End()
+	h.evs.wait(t, events.RecordingStartName, events.RecordingEndName)
+	root := filepath.Join(h.dest.Root, "bkt", h.prefix(t))
+	m := h.manifest(t, "recording-ended.json")
+	hlsm := m["media"].(map[string]any)["hls"].(map[string]any)
+	if d := hlsm["duration_ms"]; d != float64(10000) {
+		t.Errorf("duration_ms %v, want 10000 (the source's)", d)
+	}
+	var paths []string
+	for _, rd := range hlsm["renditions"].([]any) {
+		paths = append(paths, rd.(map[string]any)["path"].(string))
+	}
+	if !slices.Equal(paths, []string{"720p30", "480p30"}) {
+		t.Errorf("renditions %v, want the two transcoded ones that sent segments", paths)
+	}
+	if _, err := os.Stat(filepath.Join(root, "media", "hls", "720p30-source")); err == nil {
+		t.Error("the source, not a rendition of the ladder, was recorded")
+	}
+	master, _ := os.ReadFile(filepath.Join(root, "media", "hls", "master.m3u8"))
+	if s := string(master); !strings.Contains(s, `CODECS="avc1.4D401F,mp4a.40.2",RESOLUTION=1280x720`) ||
+		!strings.Contains(s, `CODECS="avc1.4D401E,mp4a.40.2",RESOLUTION=852x480`) || strings.Contains(s, "160p30") {
+		t.Errorf("master.m3u8:\n%s", s)
+	}
+	pl, _ := os.ReadFile(filepath.Join(root, "media", "hls", "720p30", "playlist.m3u8"))
+	want := "0.ts\n#EXTINF:1.000,\n1.ts\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-22T12:00:05.000Z\n" +
+		"#EXTINF:2.000,\n2.ts\n#EXTINF:1.000,\n3.ts\n#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:2026-11-22T12:00:08.000Z\n" +
+		"#EXTINF:2.000,\n4.ts\n#EXT-X-ENDLIST\n"
+	if !strings.HasSuffix(string(pl), want) {
+		t.Errorf("720p30/playlist.m3u8:\n%s\nwant it to end with\n%s", pl, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "media", "hls", "720p30", "2.ts")); !bytes.Equal(b, append(bytes.Repeat([]byte{5}, 10), bytes.Repeat([]byte{6}, 10)...)) {
+		t.Errorf("720p30/2.ts = %v, want segments 5 and 6", b)
+	}
+	pl, _ = os.ReadFile(filepath.Join(root, "media", "hls", "480p30", "playlist.m3u8"))
+	if strings.Contains(string(pl), "DISCONTINUITY") || !strings.Contains(string(pl), "4.ts\n#EXT-X-ENDLIST") {
+		t.Errorf("480p30/playlist.m3u8 (continuous, 5 segments):\n%s", pl)
+	}
+	h.rec.Close(context.Background())
+}
+
+// TestRecordingCustomSelectionSkipsTheSource: CUSTOM picks among the ladder's renditions only.
+func TestRecordingCustomSelectionSkipsTheSource(t *testing.T) {
+	h := newHarness(t, Config{SegmentTarget: time.Second}, live.Recording{RenditionSelection: "CUSTOM", Renditions: []string{"HD"}})
+	ls, err := h.reg.Begin(live.Channel{ARN: "arn:aws:ivs:us-west-2:123456789012:channel/abcdefABCDEF", Account: "123456789012",
+		Region: "us-west-2", ID: "abcdefABCDEF", Name: "ch", Recording: h.cfg}, func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := hls.New(hls.Config{Container: hls.ContainerTS})
+	r := h.rec.Record(ls, []playback.RecordRendition{
+		{Rendition: hls.Rendition{Name: "720p30-source", Width: 1280, Height: 720}, Muxer: src, NotRecorded: true},
+		{Rendition: hls.Rendition{Name: "720p30", Width: 1280, Height: 720}, Transcoded: true},
+		{Rendition: hls.Rendition{Name: "480p30", Width: 852, Height: 480}, Transcoded: true},
+	})
+	h.evs.wait(t, events.RecordingStartName)
+	m := h.manifest(t, "recording-started.json")
+	rs := m["media"].(map[string]any)["hls"].(map[string]any)["renditions"].([]any)
+	if len(rs) != 1 || rs[0].(map[string]any)["path"] != "720p30" {
+		t.Errorf("renditions %v, want the transcoded 720p30 only", rs)
+	}
+	r.End()
+	h.rec.Close(context.Background())
 }

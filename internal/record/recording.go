@@ -10,6 +10,7 @@ import (
 	"github.com/openivs/openivs/internal/events"
 	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/live"
+	"github.com/openivs/openivs/internal/playback"
 )
 
 type state int
@@ -72,6 +73,10 @@ type track struct {
 	segs          []fileSegment
 	disc          bool // the next recorded segment follows a reconnect
 	peak          int64
+	transcoded    bool       // made by the transcoder: its muxer may change, its segments may pause
+	muxer         *hls.Muxer // the muxer its segments come from (nil: a transcoded rendition not sent yet)
+	lastMSN       uint64     // the live segment number of the last segment taken
+	haveMSN       bool
 }
 
 // fileSegment is a recorded segment: live segments written back to back, each a byte range.
@@ -103,37 +108,58 @@ type job struct {
 	size  int64
 }
 
-func (r *Recorder) start(snap live.Snapshot, cfg *live.Recording, renditions []hls.Rendition, muxers []*hls.Muxer) *recording {
+func (r *Recorder) start(snap live.Snapshot, cfg *live.Recording, offered []playback.RecordRendition) *recording {
 	now := r.cfg.Now()
+	renditions := make([]hls.Rendition, len(offered))
+	for i, o := range offered {
+		renditions[i] = o.Rendition
+	}
 	rec := &recording{r: r, cfg: *cfg, ch: snap.Channel, id: newRecordingID(), started: now,
 		streamIDs: []string{snap.StreamID}, all: renditions, wake: make(chan struct{}, 1), latest: map[string]uint64{},
 		thumbIndex: -1}
 	rec.prefix = keyPrefix(snap.Channel.Account, snap.Channel.ID, now, rec.id)
 	rec.ext = "ts"
-	if len(muxers) > 0 {
-		rec.ext = muxers[0].Ext()
+	if len(offered) > 0 && offered[0].Muxer != nil {
+		rec.ext = offered[0].Muxer.Ext()
 	}
 	rec.fmp4 = rec.ext == "mp4"
 	rec.byIndex = make([]*track, len(renditions))
-	for _, i := range selectRenditions(cfg.RenditionSelection, cfg.Renditions, renditions) {
+	var candidates []int // the renditions that may be recorded
+	var cands []hls.Rendition
+	for i, o := range offered {
+		if !o.NotRecorded {
+			candidates = append(candidates, i)
+			cands = append(cands, o.Rendition)
+		}
+	}
+	for _, c := range selectRenditions(cfg.RenditionSelection, cfg.Renditions, cands) {
+		i := candidates[c]
 		rd := renditions[i]
-		t := &track{name: rd.Name, width: rd.Width, height: rd.Height, codecs: rd.Codecs, fps: rd.FrameRate}
-		if rec.fmp4 {
-			t.init, t.initName = muxers[i].Init(), "init.mp4"
+		t := &track{name: rd.Name, width: rd.Width, height: rd.Height, codecs: rd.Codecs, fps: rd.FrameRate,
+			transcoded: offered[i].Transcoded, muxer: offered[i].Muxer}
+		if rec.fmp4 && t.muxer != nil {
+			t.init, t.initName = t.muxer.Init(), "init.mp4"
 		}
 		rec.tracks = append(rec.tracks, t)
 		rec.byIndex[i] = t
 	}
-	if cfg.Thumbnails && len(renditions) > 0 {
+	// Thumbnails are cut from the source (IVS's default resolution is the source's): its segments never pause.
+	var sources []hls.Rendition
+	for _, o := range offered {
+		if !o.Transcoded {
+			sources = append(sources, o.Rendition)
+		}
+	}
+	if cfg.Thumbnails && len(sources) > 0 {
 		if r.cfg.FFmpeg == "" {
 			r.log.Warn("recording: thumbnails are configured but ffmpeg is not installed: none are written (install ffmpeg, e.g. apt-get install ffmpeg)",
 				"channel", snap.Channel.ARN)
 		} else {
-			rec.thumbIndex = highest(renditions)
+			rec.thumbIndex = highest(sources) // the source renditions come first
 			src := renditions[rec.thumbIndex]
 			rec.thumbW, rec.thumbH = thumbnailSize(src.Width, src.Height, cfg.ThumbnailResolution)
 			if rec.fmp4 {
-				rec.thumbInit = muxers[rec.thumbIndex].Init()
+				rec.thumbInit = offered[rec.thumbIndex].Muxer.Init()
 			}
 		}
 	}
@@ -183,6 +209,11 @@ func (rec *recording) Segment(i int, seg *hls.Segment) {
 		return
 	}
 	t := rec.byIndex[i]
+	if t.haveMSN && seg.MSN != t.lastMSN+1 { // the transcoder was down: the timeline jumps
+		rec.cut(t)
+		t.disc = true
+	}
+	t.lastMSN, t.haveMSN = seg.MSN, true
 	t.pending = append(t.pending, seg)
 	t.pendingDur += seg.Duration
 	if t.pendingDur >= rec.r.cfg.SegmentTarget {
@@ -221,6 +252,41 @@ func (rec *recording) cut(t *track) {
 }
 
 func segmentNumber(t *track) int { return len(t.segs) }
+
+// Track implements playback.Recording: transcoded rendition i has a (new) muxer.
+func (rec *recording) Track(i int, m *hls.Muxer, codecs string) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.state != stRecording || i >= len(rec.byIndex) || rec.byIndex[i] == nil || rec.byIndex[i].muxer == m {
+		return
+	}
+	t := rec.byIndex[i]
+	restarted := t.muxer != nil
+	t.muxer, t.codecs = m, codecs
+	if restarted { // a new encoder: what it makes follows a gap
+		rec.cut(t)
+		t.disc = true
+	}
+	if rec.fmp4 {
+		rec.newInit(t, m.Init())
+	}
+}
+
+// newInit makes init the track's initialization section for the segments that follow: written under a new name
+// when it differs from the current one; rec.mu held.
+func (rec *recording) newInit(t *track, init []byte) {
+	if t.init != nil && string(init) == string(t.init) {
+		return
+	}
+	if t.init == nil {
+		t.initName = "init.mp4"
+	} else {
+		t.inits++
+		t.initName = fmt.Sprintf("init-%d.mp4", t.inits)
+	}
+	t.init = init
+	rec.enqueue(&job{key: "media/hls/" + t.name + "/" + t.initName, ctype: "video/mp4", body: init})
+}
 
 // enqueuePlaylists queues a track's playlists and the multivariant playlists, as they are now; rec.mu held.
 func (rec *recording) enqueuePlaylists(t *track, ended bool) {
@@ -280,7 +346,9 @@ func (rec *recording) finishLocked() {
 		rec.timer.Stop()
 	}
 	for _, t := range rec.tracks {
-		rec.enqueuePlaylists(t, true)
+		if len(t.segs) > 0 {
+			rec.enqueuePlaylists(t, true)
+		}
 	}
 	ended := r.cfg.Now()
 	ev := rec.event(rec.streamIDs[len(rec.streamIDs)-1])
@@ -296,7 +364,7 @@ func (rec *recording) finishLocked() {
 
 // canContinue tells whether a new stream of the channel continues this recording (IVS's merge rules: same
 // configuration, same renditions with the same size and codecs, at most 20 streams, at most 48 hours); r.mu held.
-func (rec *recording) canContinue(snap live.Snapshot, cfg *live.Recording, renditions []hls.Rendition) bool {
+func (rec *recording) canContinue(snap live.Snapshot, cfg *live.Recording, renditions []playback.RecordRendition) bool {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if rec.state != stWaiting || cfg.ARN != rec.cfg.ARN || cfg.State != "ACTIVE" || len(rec.streamIDs) >= maxMerged ||
@@ -313,7 +381,7 @@ func (rec *recording) canContinue(snap live.Snapshot, cfg *live.Recording, rendi
 }
 
 // resume attaches a reconnected stream; false when the window closed meanwhile.
-func (rec *recording) resume(snap live.Snapshot, muxers []*hls.Muxer) bool {
+func (rec *recording) resume(snap live.Snapshot, offered []playback.RecordRendition) bool {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if rec.state != stWaiting {
@@ -327,17 +395,14 @@ func (rec *recording) resume(snap live.Snapshot, muxers []*hls.Muxer) bool {
 		if t == nil {
 			continue
 		}
-		t.disc = true
-		if rec.fmp4 {
-			if init := muxers[i].Init(); string(init) != string(t.init) {
-				t.inits++
-				t.init, t.initName = init, fmt.Sprintf("init-%d.mp4", t.inits)
-				rec.enqueue(&job{key: "media/hls/" + t.name + "/" + t.initName, ctype: "video/mp4", body: init})
-			}
+		t.disc, t.haveMSN = true, false
+		t.muxer = offered[i].Muxer // transcoded renditions: nil until Track
+		if rec.fmp4 && t.muxer != nil {
+			rec.newInit(t, t.muxer.Init())
 		}
 	}
 	if rec.fmp4 && rec.thumbIndex >= 0 {
-		rec.thumbInit = muxers[rec.thumbIndex].Init()
+		rec.thumbInit = offered[rec.thumbIndex].Muxer.Init()
 	}
 	rec.r.log.Info("recording continued by a reconnect", "channel", rec.ch.ARN, "stream_id", snap.StreamID, "prefix", rec.prefix)
 	return true
