@@ -78,7 +78,7 @@ func main() {
 	for i := range frames { // whole milliseconds, as RTMP ingest delivers
 		frames[i].PTS, frames[i].DTS = frames[i].PTS.Round(time.Millisecond), frames[i].DTS.Round(time.Millisecond)
 	}
-	plan := transcode.Ladder("STANDARD", "", s.Width(), s.Height(), 30)
+	plan := transcode.Ladder("STANDARD", "", s.Width(), s.Height(), 30, true)
 	var names []string
 	for _, r := range plan.Rungs {
 		names = append(names, fmt.Sprintf("%s %dx%d %dk", r.Name, r.Width, r.Height, r.VideoBitrate/1000))

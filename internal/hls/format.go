@@ -42,7 +42,8 @@ type cue struct {
 
 // partInput is what a part is made of.
 type partInput struct {
-	seq   uint32 // fMP4 sequence number
+	seq   uint32        // fMP4 sequence number
+	start time.Duration // on the timeline: the first video frame's decode time; audio-only, the part's start
 	video []*videoSample
 	audio []*audioSample
 	cues  []cue
@@ -57,7 +58,8 @@ type format interface {
 	ext() string
 }
 
-// --- fragmented MP4 (CMAF): one init section with the video and the audio track, parts as moof+mdat pairs,
+// --- fragmented MP4 (CMAF): one init section with the video and the audio track (audio-only: the audio track
+// alone), parts as moof+mdat pairs,
 // timed metadata as emsg boxes before the part's moof, twice: version 1 with the scheme
 // https://aomedia.org/emsg/ID3 (AOM's carriage of ID3 in CMAF, which hls.js reads), and version 0 with the scheme
 // urn:twitch:id3 (the only one the IVS web player reads; found in its wasm and confirmed with it).
@@ -72,27 +74,32 @@ const (
 type fmp4Format struct {
 	init       []byte
 	audioRate  uint32
+	audioID    int // the audio track's ID: 2, or 1 without video
 	hasAudio   bool
 	emsgNextID uint32
 }
 
-func newFMP4(v VideoTrack, a *AudioTrack) (*fmp4Format, error) {
+// newFMP4 makes the init section of a video track (nil: none) and an audio track (nil: none).
+func newFMP4(v *VideoTrack, a *AudioTrack) (*fmp4Format, error) {
 	f := &fmp4Format{}
-	var codec mp4codecs.Codec = &mp4codecs.H264{SPS: v.SPS, PPS: v.PPS}
-	if v.Kind == H265 {
-		codec = &mp4codecs.H265{VPS: v.VPS, SPS: v.SPS, PPS: v.PPS} // an hvc1 sample entry, parameter sets in hvcC
+	var init fmp4.Init
+	if v != nil {
+		var codec mp4codecs.Codec = &mp4codecs.H264{SPS: v.SPS, PPS: v.PPS}
+		if v.Kind == H265 {
+			codec = &mp4codecs.H265{VPS: v.VPS, SPS: v.SPS, PPS: v.PPS} // an hvc1 sample entry, parameter sets in hvcC
+		}
+		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: 1, TimeScale: videoTimescale, Codec: codec})
 	}
-	init := fmp4.Init{Tracks: []*fmp4.InitTrack{{ID: 1, TimeScale: videoTimescale, Codec: codec}}}
 	if a != nil {
-		f.hasAudio, f.audioRate = true, uint32(a.Config.SampleRate)
-		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: 2, TimeScale: f.audioRate, Codec: &mp4codecs.MPEG4Audio{Config: *a.Config}})
+		f.hasAudio, f.audioRate, f.audioID = true, uint32(a.Config.SampleRate), len(init.Tracks)+1
+		init.Tracks = append(init.Tracks, &fmp4.InitTrack{ID: f.audioID, TimeScale: f.audioRate, Codec: &mp4codecs.MPEG4Audio{Config: *a.Config}})
 	}
 	var buf seekablebuffer.Buffer
 	if err := init.Marshal(&buf); err != nil {
 		return nil, fmt.Errorf("fmp4 init: %w", err)
 	}
 	f.init = buf.Bytes()
-	if v.Kind == H265 {
+	if v != nil && v.Kind == H265 {
 		if err := fixHvcC(f.init, v.SPS); err != nil {
 			return nil, fmt.Errorf("fmp4 init: %w", err)
 		}
@@ -144,12 +151,8 @@ func (f *fmp4Format) encode(p *partInput) ([]byte, error) {
 		if err := writeBox(&out, e); err != nil {
 			return nil, fmt.Errorf("emsg: %w", err)
 		}
-		var base time.Duration
-		if len(p.video) > 0 {
-			base = p.video[0].dts
-		}
 		e0 := &amp4.Emsg{FullBox: amp4.FullBox{Version: 0}, SchemeIdUri: emsgTwitchID3Scheme, Value: "",
-			Timescale: videoTimescale, PresentationTimeDelta: uint32(max(0, ticks(c.at-base, videoTimescale))), EventDuration: 0xFFFFFFFF,
+			Timescale: videoTimescale, PresentationTimeDelta: uint32(max(0, ticks(c.at-p.start, videoTimescale))), EventDuration: 0xFFFFFFFF,
 			Id: f.emsgNextID, MessageData: c.tag}
 		if err := writeBox(&out, e0); err != nil {
 			return nil, fmt.Errorf("emsg: %w", err)
@@ -171,7 +174,7 @@ func (f *fmp4Format) encode(p *partInput) ([]byte, error) {
 		part.Tracks = append(part.Tracks, vt)
 	}
 	if f.hasAudio && len(p.audio) > 0 {
-		at := &fmp4.PartTrack{ID: 2, BaseTime: p.audio[0].ticks}
+		at := &fmp4.PartTrack{ID: f.audioID, BaseTime: p.audio[0].ticks}
 		for _, s := range p.audio {
 			at.Samples = append(at.Samples, &fmp4.Sample{Duration: mpeg4audio.SamplesPerAccessUnit, Payload: s.au})
 		}
@@ -201,7 +204,8 @@ func writeBox(w *bytes.Buffer, box amp4.IBox) error {
 
 // --- MPEG-TS: H.264 with an access unit delimiter and, on keyframes, the SPS and PPS in band; AAC in ADTS; timed
 // metadata as an ID3 PES stream (stream_type 0x15 with the 'ID3 ' metadata descriptor, as Apple's timed-metadata
-// specification and hls.js expect). Every segment starts with PAT and PMT.
+// specification and hls.js expect). Every segment starts with PAT and PMT. Without video (audio-only) the audio
+// carries the PCR.
 
 const (
 	pidVideo = 256
@@ -212,19 +216,24 @@ const (
 )
 
 type tsFormat struct {
-	out   *bytes.Buffer
-	mux   *astits.Muxer
-	sps   []byte
-	pps   []byte
-	audio *mpeg4audio.AudioSpecificConfig
-	rate  int64
+	out       *bytes.Buffer
+	mux       *astits.Muxer
+	sps       []byte
+	pps       []byte
+	audio     *mpeg4audio.AudioSpecificConfig
+	rate      int64
+	audioOnly bool // no video: the audio PID carries the PCR
 }
 
-func newTS(v VideoTrack, a *AudioTrack) (*tsFormat, error) {
-	f := &tsFormat{out: &bytes.Buffer{}, sps: v.SPS, pps: v.PPS}
+// newTS makes the muxer of an H.264 track (nil: none) and an AAC track (nil: none).
+func newTS(v *VideoTrack, a *AudioTrack) (*tsFormat, error) {
+	f := &tsFormat{out: &bytes.Buffer{}, audioOnly: v == nil}
 	f.mux = astits.NewMuxer(context.Background(), f.out)
-	if err := f.mux.AddElementaryStream(astits.PMTElementaryStream{ElementaryPID: pidVideo, StreamType: astits.StreamTypeH264Video}); err != nil {
-		return nil, err
+	if v != nil {
+		f.sps, f.pps = v.SPS, v.PPS
+		if err := f.mux.AddElementaryStream(astits.PMTElementaryStream{ElementaryPID: pidVideo, StreamType: astits.StreamTypeH264Video}); err != nil {
+			return nil, err
+		}
 	}
 	if a != nil {
 		f.audio, f.rate = a.Config, int64(a.Config.SampleRate)
@@ -243,7 +252,11 @@ func newTS(v VideoTrack, a *AudioTrack) (*tsFormat, error) {
 			Unknown: &astits.DescriptorUnknown{Content: desc}}}}); err != nil {
 		return nil, err
 	}
-	f.mux.SetPCRPID(pidVideo)
+	if f.audioOnly {
+		f.mux.SetPCRPID(pidAudio)
+	} else {
+		f.mux.SetPCRPID(pidVideo)
+	}
 	return f, nil
 }
 
@@ -261,11 +274,12 @@ func (f *tsFormat) encode(p *partInput) ([]byte, error) {
 		// Every segment carries a tag on the ID3 stream: the IVS player waits for data on each stream the PMT
 		// declares before it plays, so a channel without PutMetadata would never start in it. The heartbeat is a
 		// PRIV frame (owner segmentID3Owner), which players do not show as text cues.
-		if len(p.video) > 0 {
-			if err := f.writeID3(cue{at: p.video[0].dts, tag: segmentID3(p.seq)}); err != nil {
-				return nil, err
-			}
+		if err := f.writeID3(cue{at: p.start, tag: segmentID3(p.seq)}); err != nil {
+			return nil, err
 		}
+	}
+	if f.audioOnly {
+		return f.encodeAudio(p)
 	}
 	// interleave by time: each video frame, then the audio and cues up to the next frame
 	ai, ci := 0, 0
@@ -293,6 +307,28 @@ func (f *tsFormat) encode(p *partInput) ([]byte, error) {
 			}
 			ci++
 		}
+	}
+	return bytes.Clone(f.out.Bytes()), nil
+}
+
+// encodeAudio writes an audio-only part: its audio in runs, each cue before the audio at or after its time.
+func (f *tsFormat) encodeAudio(p *partInput) ([]byte, error) {
+	ai := 0
+	for _, c := range p.cues {
+		j := ai
+		for j < len(p.audio) && f.audioTime(p.audio[j]) < c.at {
+			j++
+		}
+		if err := f.writeAudio(p.audio[ai:j]); err != nil {
+			return nil, err
+		}
+		ai = j
+		if err := f.writeID3(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := f.writeAudio(p.audio[ai:]); err != nil {
+		return nil, err
 	}
 	return bytes.Clone(f.out.Bytes()), nil
 }
@@ -338,7 +374,7 @@ func (f *tsFormat) writeVideo(v *videoSample) error {
 }
 
 func (f *tsFormat) writeAudio(samples []*audioSample) error {
-	if f.audio == nil {
+	if f.audio == nil || len(samples) == 0 {
 		return nil
 	}
 	pkts := make(mpeg4audio.ADTSPackets, len(samples))
@@ -351,7 +387,13 @@ func (f *tsFormat) writeAudio(samples []*audioSample) error {
 		return fmt.Errorf("adts: %w", err)
 	}
 	pts := ts90k(f.audioTime(samples[0]))
-	_, err = f.mux.WriteData(&astits.MuxerData{PID: pidAudio, AdaptationField: &astits.PacketAdaptationField{RandomAccessIndicator: true},
+	af := &astits.PacketAdaptationField{RandomAccessIndicator: true}
+	if f.audioOnly {
+		// The PCR, as on video frames. No random access flag: on the PCR PID it would make the muxer repeat PAT and
+		// PMT before every PES, and a segment starts with them anyway.
+		af = &astits.PacketAdaptationField{HasPCR: true, PCR: &astits.ClockReference{Base: pts - 9000}}
+	}
+	_, err = f.mux.WriteData(&astits.MuxerData{PID: pidAudio, AdaptationField: af,
 		PES: &astits.PESData{Header: &astits.PESHeader{StreamID: 0xC0, OptionalHeader: &astits.PESOptionalHeader{MarkerBits: 2,
 			PTSDTSIndicator: astits.PTSDTSIndicatorOnlyPTS, PTS: &astits.ClockReference{Base: pts}}}, Data: data}})
 	if err != nil {

@@ -9,13 +9,15 @@
 //
 // Video drives segmentation: a Muxer holds back one frame (its duration is the distance to the next one) and closes
 // a part when it reaches the part target, and a segment at the first keyframe after the minimum segment duration.
-// Audio joins the part whose time range it falls in. Readers never block the writer: a part, once published, is
+// Audio joins the part whose time range it falls in. An audio-only rendition (Config.AudioOnly) has no keyframes of
+// its own: it is cut where the rendition it follows was. Readers never block the writer: a part, once published, is
 // immutable, and waiting readers are woken by closing a channel.
 package hls
 
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,7 +74,14 @@ type Config struct {
 	// Follow's timeline origin and that segment's sequence number, so the renditions' segments share their
 	// numbers, boundaries and date-times, and players can switch between them.
 	Follow *Muxer
-	Now    func() time.Time
+	// AudioOnly makes a rendition of Audio alone (Video is ignored), which follows Follow (required): it starts
+	// with the first AAC frame at or after one of Follow's segment boundaries, and ends each segment at Follow's
+	// next boundary (the first frame at or after it begins the next segment), so its segments have Follow's
+	// numbers, start times, durations, date-times and ad markers; parts end between frames, within PartTarget.
+	// Audio waits until Follow's video has passed it (its boundaries are decided there), so it may arrive before
+	// Follow's video does.
+	AudioOnly bool
+	Now       func() time.Time
 }
 
 // Durations of the packaging.
@@ -121,12 +130,15 @@ type Muxer struct {
 	changed  chan struct{} // closed and replaced when a part is published or the stream ends
 	segments []*Segment    // the playlist's window, oldest first; the last may be open
 	retired  []*Segment
-	// the latest segment boundaries decided (a keyframe's presentation time on the input timeline, and the MSN
-	// of the segment it starts), for the renditions that follow this one (Config.Follow)
+	// the latest segment boundaries decided (a keyframe's timestamps on the input timeline, and the MSN of the
+	// segment it starts), for the renditions that follow this one (Config.Follow)
 	boundaries [16]boundary
 	closed     bool
 	maxDur     time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
 	target     atomic.Int64  // targetDuration(), readable without m.mu
+	// decided is the decode time (input timeline, nanoseconds) of the newest video frame written: every segment
+	// boundary up to it is in boundaries. Written by the writer, read by audio-only followers, without m.mu.
+	decided atomic.Int64
 
 	// Read without m.mu, so that the viewers woken together by a publication do not queue on it; written under
 	// m.mu.
@@ -157,11 +169,22 @@ type Muxer struct {
 	adEvents  uint32
 	adPending *adBreak
 	adActive  *adBreak
+	// audio-only writer state (Config.AudioOnly), before the start: frames waiting for Follow to decide their
+	// segment boundaries, and the last frame looked at
+	pre      []preAudio
+	prevPTS  time.Duration
+	havePrev bool
 }
 
 type boundary struct {
+	pts, dts time.Duration
+	msn      uint64
+}
+
+// preAudio is an AAC frame of an audio-only rendition that has not started.
+type preAudio struct {
 	pts time.Duration
-	msn uint64
+	au  []byte
 }
 
 type newestPart struct {
@@ -182,16 +205,24 @@ func New(cfg Config) (*Muxer, error) {
 		cfg.Now = time.Now
 	}
 	m := &Muxer{cfg: cfg, changed: make(chan struct{})}
+	m.decided.Store(math.MinInt64)
+	video := &cfg.Video
+	if cfg.AudioOnly {
+		if cfg.Audio == nil || cfg.Follow == nil {
+			return nil, errors.New("hls: an audio-only rendition needs an audio track and a rendition to follow")
+		}
+		video = nil
+	}
 	var err error
 	switch cfg.Container {
 	case ContainerFMP4:
-		m.f, err = newFMP4(cfg.Video, cfg.Audio)
+		m.f, err = newFMP4(video, cfg.Audio)
 	case ContainerTS, "":
-		if cfg.Video.Kind != H264 {
+		if video != nil && video.Kind != H264 {
 			return nil, errors.New("hls: HEVC video is packaged in fragmented MP4 only, not in MPEG-TS")
 		}
 		m.cfg.Container = ContainerTS
-		m.f, err = newTS(cfg.Video, cfg.Audio)
+		m.f, err = newTS(video, cfg.Audio)
 	default:
 		return nil, errors.New("hls: unknown container format " + cfg.Container)
 	}
@@ -218,9 +249,10 @@ func (m *Muxer) minSegment() time.Duration {
 	return minSegmentNormal
 }
 
-// WriteVideo adds an access unit of the track's codec (NAL units without start codes) with its timestamps.
+// WriteVideo adds an access unit of the track's codec (NAL units without start codes) with its timestamps (none
+// for an audio-only rendition: ignored).
 func (m *Muxer) WriteVideo(pts, dts time.Duration, au [][]byte) error {
-	if len(au) == 0 {
+	if len(au) == 0 || m.cfg.AudioOnly {
 		return nil
 	}
 	key := isKeyframe(m.cfg.Video.Kind, au)
@@ -234,6 +266,7 @@ func (m *Muxer) WriteVideo(pts, dts time.Duration, au [][]byte) error {
 				return nil // not (yet) a segment boundary of the followed rendition
 			}
 			m.started, m.followed, m.t0, m.wall0, m.nextMSN = true, true, t0, wall0, msn
+			m.segStart = dts - t0 // the followed segment's start: its minimum duration counts from here
 		} else {
 			m.started, m.t0, m.wall0 = true, dts, m.cfg.Now()
 			if !m.cfg.Origin.IsZero() && m.cfg.Origin.Before(m.wall0) {
@@ -264,6 +297,7 @@ func (m *Muxer) WriteVideo(pts, dts time.Duration, au [][]byte) error {
 		}
 	}
 	m.pending = s
+	m.decided.Store(int64(s.dts + m.t0)) // after addVideo has recorded the boundary s may start
 	return nil
 }
 
@@ -287,9 +321,18 @@ func isKeyframe(kind VideoCodec, au [][]byte) bool {
 
 // WriteAAC adds an AAC access unit.
 func (m *Muxer) WriteAAC(pts time.Duration, au []byte) {
+	if m.cfg.AudioOnly {
+		m.writeAudioOnly(pts, au)
+		return
+	}
 	if !m.started || m.cfg.Audio == nil {
 		return
 	}
+	m.queueAudio(pts, au)
+}
+
+// queueAudio puts an AAC access unit on the audio clock, for the part its time falls in.
+func (m *Muxer) queueAudio(pts time.Duration, au []byte) {
 	rel := pts - m.t0
 	if rel < 0 {
 		return
@@ -365,7 +408,7 @@ func (m *Muxer) addVideo(v, next *videoSample) error {
 		}
 		// next starts segment nextMSN: renditions that follow this one may start there (segmentAt).
 		m.mu.Lock()
-		m.boundaries[m.nextMSN%uint64(len(m.boundaries))] = boundary{pts: next.pts + m.t0, msn: m.nextMSN}
+		m.boundaries[m.nextMSN%uint64(len(m.boundaries))] = boundary{pts: next.pts + m.t0, dts: next.dts + m.t0, msn: m.nextMSN}
 		m.mu.Unlock()
 		return nil
 	case next.dts-m.partStart >= partCut:
@@ -376,7 +419,7 @@ func (m *Muxer) addVideo(v, next *videoSample) error {
 
 // flushPart publishes the part ending at end; last closes its segment.
 func (m *Muxer) flushPart(end time.Duration, last bool) error {
-	in := &partInput{seq: m.seq, video: m.partVideo}
+	in := &partInput{seq: m.seq, video: m.partVideo, start: m.partStart}
 	m.seq++
 	var rate int64 = 1
 	if m.cfg.Audio != nil {
@@ -402,7 +445,7 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 	if err != nil {
 		return err
 	}
-	p := &Part{Duration: end - m.partStart, Independent: m.partVideo[0].key, Data: data}
+	p := &Part{Duration: end - m.partStart, Independent: m.cfg.AudioOnly || m.partVideo[0].key, Data: data}
 	m.partVideo = nil
 
 	var tags []string
@@ -517,9 +560,12 @@ func (m *Muxer) published(msn uint64, part int) bool {
 	return msn < edgeMSN || msn == edgeMSN && part >= 0 && part < parts
 }
 
-// Close ends the stream: the held-back frame is published, the playlist gets EXT-X-ENDLIST, and waiters wake.
+// Close ends the stream: the held-back frame (an audio-only rendition: the audio queued) is published, the playlist
+// gets EXT-X-ENDLIST, and waiters wake.
 func (m *Muxer) Close() {
-	if m.pending != nil && m.started {
+	if m.cfg.AudioOnly && m.started {
+		_ = m.cutAudio(0, true) // best effort: the stream is ending
+	} else if m.pending != nil && m.started {
 		p := m.pending
 		p.dur = m.lastDur
 		if p.dur <= 0 {

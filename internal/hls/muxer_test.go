@@ -818,16 +818,23 @@ func BenchmarkMuxerFMP4(b *testing.B) {
 
 // TestMuxerFollow: a rendition that follows another (a transcoded rung following the source) and receives the
 // same frames late starts at one of the source's segment boundaries and from there has the source's segments:
-// same sequence numbers, timeline, durations and date-times, and the same ad markers.
+// same sequence numbers, timeline, durations and date-times, and the same ad markers; in both latency modes (in
+// NORMAL, segments of 2 s from a source with a keyframe every second: the first segment followed lasts 2 s too).
 func TestMuxerFollow(t *testing.T) {
+	for _, ll := range []bool{true, false} {
+		t.Run(fmt.Sprintf("ll=%v", ll), func(t *testing.T) { testFollow(t, ll) })
+	}
+}
+
+func testFollow(t *testing.T, ll bool) {
 	frames, v, a := fixture(t)
 	var clock time.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := func() time.Time { return clock }
-	src, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a, Now: now})
+	src, err := New(Config{LowLatency: ll, Container: ContainerTS, Video: v, Audio: a, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rung, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a, Now: now, Follow: src})
+	rung, err := New(Config{LowLatency: ll, Container: ContainerFMP4, Video: v, Audio: a, Now: now, Follow: src})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -861,6 +868,9 @@ func TestMuxerFollow(t *testing.T) {
 	}
 	src.Close()
 	rung.Close()
+	rung.mu.Lock()
+	first, last := rung.segments[0].MSN, rung.nextMSN-1 // the last one ends where the rung was closed
+	rung.mu.Unlock()
 	var checked int
 	for msn := uint64(0); msn < 20; msn++ {
 		r, ok := rung.Segment(msn)
@@ -871,16 +881,15 @@ func TestMuxerFollow(t *testing.T) {
 		if !ok {
 			t.Fatalf("rung segment %d has no source segment", msn)
 		}
-		if r.StartDTS != s.StartDTS || !r.Start.Equal(s.Start) || (msn < 11 && r.Duration != s.Duration) ||
+		if r.StartDTS != s.StartDTS || !r.Start.Equal(s.Start) || (msn < last && r.Duration != s.Duration) ||
 			strings.Join(r.Tags, "|") != strings.Join(s.Tags, "|") {
 			t.Errorf("segment %d: rung start %v %v dur %v tags %v, source %v %v %v %v", msn, r.StartDTS, r.Start, r.Duration, r.Tags,
 				s.StartDTS, s.Start, s.Duration, s.Tags)
 		}
 		checked++
 	}
-	first := rung.segments[0].MSN
-	if first == 0 || checked < 8 {
-		t.Errorf("the rung starts at segment %d and shares %d complete segments with the source", first, checked)
+	if want := map[bool]int{true: 8, false: 4}[ll]; first == 0 || checked < want {
+		t.Errorf("the rung starts at segment %d and shares %d complete segments with the source, want %d", first, checked, want)
 	}
 	var tagged bool
 	for msn := uint64(0); msn < 20; msn++ {

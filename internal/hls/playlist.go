@@ -192,9 +192,13 @@ type Rendition struct {
 	Codecs        string
 	Width, Height int
 	FrameRate     float64
+	// AudioOnly marks the audio-only rendition: IVS offers it but does not select it (AUTOSELECT=NO,DEFAULT=NO),
+	// and it has no RESOLUTION or FRAME-RATE.
+	AudioOnly bool
 }
 
-// Multivariant renders a multivariant playlist, highest bandwidth first.
+// Multivariant renders a multivariant playlist of the renditions in the order given (IVS's: highest bandwidth
+// first, the audio-only rendition last).
 func Multivariant(rs []Rendition, independent bool) []byte {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n")
@@ -202,7 +206,10 @@ func Multivariant(rs []Rendition, independent bool) []byte {
 		b.WriteString("#EXT-X-INDEPENDENT-SEGMENTS\n")
 	}
 	for _, r := range rs {
-		if r.Name != "" { // IVS's form: each variant is its own VIDEO group, which players show by NAME
+		switch {
+		case r.AudioOnly: // IVS's form, a VIDEO group too: #EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID="audio_only",...
+			fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=%q,NAME=%q,AUTOSELECT=NO,DEFAULT=NO\n", r.Name, r.Name)
+		case r.Name != "": // IVS's form: each variant is its own VIDEO group, which players show by NAME
 			fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=%q,NAME=%q,AUTOSELECT=YES,DEFAULT=YES\n", r.Name, displayName(r.Name))
 		}
 		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,CODECS=%q", r.Bandwidth, r.Codecs)

@@ -180,7 +180,8 @@ type rungCue struct {
 }
 
 // listed is what the multivariant playlist offers: the ladder while the transcoder is up (the renditions that have
-// a segment, and the source when it is one of the ladder's), the source otherwise.
+// a segment, and the source when it is one of the ladder's; the audio-only rendition, last, only with a video
+// rendition), the source otherwise.
 func (st *stream) listed() []*rendition {
 	if st.rungs == nil || !st.transcoding.Load() {
 		return st.renditions
@@ -189,13 +190,17 @@ func (st *stream) listed() []*rendition {
 	if st.sourceListed {
 		rs = append(rs, st.renditions...)
 	}
+	video := len(rs)
 	for _, g := range st.rungs {
 		if r := g.ready.Load(); r != nil && r.m.Ready() { // offered once it has a segment
 			rs = append(rs, r)
+			if !r.audioOnly {
+				video++
+			}
 		}
 	}
-	if len(rs) == 0 {
-		return st.renditions // no rung has started yet
+	if video == 0 {
+		return st.renditions // no video rung has started yet
 	}
 	return rs
 }
@@ -209,6 +214,8 @@ type rendition struct {
 	fps    float64
 	// nominal is the bitrate announced until one is measured (transcoded rungs: the ladder's)
 	nominal int64
+	// audioOnly: the ladder's audio-only rendition (no video; video is the zero VideoTrack)
+	audioOnly bool
 }
 
 // session is one viewer's playback.
@@ -327,7 +334,7 @@ func (s *Server) transcode(st *stream, snap live.Snapshot, video []hls.VideoTrac
 	if len(snap.Video) > 0 && snap.Video[0].Framerate > 0 {
 		fps = snap.Video[0].Framerate
 	}
-	plan := transcode.Ladder(ch.Type, ch.Preset, video[0].Width, video[0].Height, fps)
+	plan := transcode.Ladder(ch.Type, ch.Preset, video[0].Width, video[0].Height, fps, audio != nil)
 	if len(plan.Rungs) == 0 {
 		return
 	}
@@ -358,6 +365,8 @@ func (s *Server) transcode(st *stream, snap live.Snapshot, video []hls.VideoTrac
 
 // record offers the stream to the recorder: the source renditions, and on a transcoded channel the ladder's
 // renditions (the source is then recorded only when it is one of them, as it is offered to players only then).
+// The audio-only rendition is not offered: IVS's recording renditions are video classes (renditionConfiguration:
+// SD, HD, FULL_HD, LOWEST_RESOLUTION). It is the ladder's last, so the others keep their indexes.
 func (s *Server) record(st *stream) {
 	rs := make([]RecordRendition, 0, len(st.renditions)+len(st.rungs))
 	for _, r := range st.renditions {
@@ -365,6 +374,9 @@ func (s *Server) record(st *stream) {
 			Height: r.video.Height, FrameRate: r.fps}, Muxer: r.m, NotRecorded: st.rungs != nil && !st.sourceListed})
 	}
 	for _, g := range st.rungs {
+		if g.plan.AudioOnly() {
+			continue
+		}
 		rs = append(rs, RecordRendition{Rendition: hls.Rendition{Name: g.plan.Name, Width: g.plan.Width,
 			Height: g.plan.Height, FrameRate: float64(g.plan.FPS)}, Transcoded: true})
 	}
@@ -376,7 +388,7 @@ func (s *Server) record(st *stream) {
 	defer st.recMu.Unlock()
 	st.recording.Store(&recordingRef{rec})
 	for i, g := range st.rungs { // renditions the transcoder sent before the recording existed
-		if r := g.ready.Load(); r != nil {
+		if r := g.ready.Load(); r != nil && !r.audioOnly {
 			rec.Track(len(st.renditions)+i, r.m, r.codec)
 		}
 	}
@@ -393,20 +405,28 @@ func (o *rungOutput) Track(i int, v hls.VideoTrack, a *hls.AudioTrack) {
 	g := o.st.rungs[i]
 	src := o.st.renditions[0]
 	snap := o.st.live.Snapshot()
-	index := len(o.st.renditions) + i // the rendition's index for the recorder
-	m, err := hls.New(hls.Config{LowLatency: snap.Channel.LatencyMode != "NORMAL", Container: src.m.Config().Container,
-		Video: v, Audio: a, Follow: src.m, OnSegment: func(seg *hls.Segment) {
+	audioOnly := g.plan.AudioOnly()
+	index := len(o.st.renditions) + i // the rendition's index for the recorder (which does not get the audio-only one)
+	cfg := hls.Config{LowLatency: snap.Channel.LatencyMode != "NORMAL", Container: src.m.Config().Container,
+		Video: v, Audio: a, Follow: src.m, AudioOnly: audioOnly}
+	if !audioOnly {
+		cfg.OnSegment = func(seg *hls.Segment) {
 			if rec := o.st.recording.Load(); rec != nil {
 				rec.Segment(index, seg)
 			}
-		}})
+		}
+	}
+	m, err := hls.New(cfg)
 	if err != nil {
 		o.s.log.Error("transcoding: a rendition cannot be packaged", "rendition", g.plan.Name, "err", err)
 		return
 	}
 	r := &rendition{name: g.plan.Name, prefix: g.plan.Name + "/", m: m, video: v, codec: v.Codec, fps: float64(g.plan.FPS),
-		nominal: g.plan.VideoBitrate + g.plan.AudioBitrate}
-	if a != nil {
+		nominal: g.plan.VideoBitrate + g.plan.AudioBitrate, audioOnly: audioOnly}
+	switch {
+	case audioOnly:
+		r.codec = a.Codec
+	case a != nil:
 		r.codec += "," + a.Codec
 		if g.plan.AudioBitrate == 0 && o.audio != nil {
 			r.nominal += 128_000
@@ -415,11 +435,25 @@ func (o *rungOutput) Track(i int, v hls.VideoTrack, a *hls.AudioTrack) {
 	if old := g.ready.Swap(r); old != nil {
 		old.m.Close() // new parameters after a restart: a new rendition under the same name
 	}
+	if audioOnly {
+		return
+	}
 	o.st.recMu.Lock()
 	if rec := o.st.recording.Load(); rec != nil {
 		rec.Track(index, m, r.codec)
 	}
 	o.st.recMu.Unlock()
+}
+
+// takeCues gives the rung's muxer the timed metadata queued for it (by the ingest goroutine).
+func (g *rung) takeCues(m *hls.Muxer) {
+	g.mu.Lock()
+	cues := g.cues
+	g.cues = nil
+	g.mu.Unlock()
+	for _, c := range cues {
+		m.MetadataAt(c.at, c.tag)
+	}
 }
 
 func (o *rungOutput) Video(i int, pts, dts time.Duration, au [][]byte) {
@@ -428,22 +462,22 @@ func (o *rungOutput) Video(i int, pts, dts time.Duration, au [][]byte) {
 	if r == nil {
 		return
 	}
-	g.mu.Lock()
-	cues := g.cues
-	g.cues = nil
-	g.mu.Unlock()
-	for _, c := range cues {
-		r.m.MetadataAt(c.at, c.tag)
-	}
+	g.takeCues(r.m)
 	if err := r.m.WriteVideo(pts, dts, au); err != nil {
 		o.s.log.Error("transcoding: packaging a rendition failed", "rendition", r.name, "err", err)
 	}
 }
 
 func (o *rungOutput) Audio(i int, pts time.Duration, au []byte) {
-	if r := o.st.rungs[i].ready.Load(); r != nil {
-		r.m.WriteAAC(pts, au)
+	g := o.st.rungs[i]
+	r := g.ready.Load()
+	if r == nil {
+		return
 	}
+	if r.audioOnly { // the video rungs take theirs with their video
+		g.takeCues(r.m)
+	}
+	r.m.WriteAAC(pts, au)
 }
 
 func (o *rungOutput) State(running bool, err error) {
@@ -790,9 +824,10 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name 
 			continue
 		}
 		rs = append(rs, hls.Rendition{Name: rd.name, URL: "/v1/playlist/" + tok + "/" + rd.name + ".m3u8",
-			Bandwidth: bandwidth(rd), Codecs: rd.codec, Width: rd.video.Width, Height: rd.video.Height, FrameRate: rd.fps})
+			Bandwidth: bandwidth(rd), Codecs: rd.codec, Width: rd.video.Width, Height: rd.video.Height, FrameRate: rd.fps,
+			AudioOnly: rd.audioOnly})
 	}
-	if len(rs) == 0 {
+	if len(rs) == 0 || rs[0].AudioOnly { // (the audio-only rendition comes last)
 		refuse(w, auth.Refuse(auth.ReasonClaims, "no rendition of this stream is within the token's aws:maximum-resolution"))
 		return
 	}
@@ -802,18 +837,26 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name 
 	s.write(w, r, hvPlaylist, hvNoCache, hls.Multivariant(rs, true))
 }
 
-// allowedResolution applies aws:maximum-resolution to a rendition (its shorter edge).
+// allowedResolution applies aws:maximum-resolution to a rendition (its shorter edge): the audio-only rendition,
+// without video (0x0), is always allowed.
 func allowedResolution(max string, v hls.VideoTrack) bool {
 	limit := map[string]int{auth.ResolutionSD: 480, auth.ResolutionHD: 720, auth.ResolutionFullHD: 1080}[max]
 	return limit == 0 || min(v.Width, v.Height) <= limit
 }
 
-// bandwidth is the rendition's peak segment bitrate so far, with room for the next keyframe.
+// audioOnlyBandwidth is the BANDWIDTH IVS gives its audio-only rendition (observed; its AAC is 64 kbps).
+const audioOnlyBandwidth = 160_000
+
+// bandwidth is the rendition's peak segment bitrate so far, with room for the next keyframe; the audio-only
+// rendition's is IVS's figure, unless measured higher.
 func bandwidth(r *rendition) int64 {
-	if b := r.m.PeakBitrate(); b > 0 {
-		return b * 11 / 10
-	}
-	if r.nominal > 0 {
+	b := r.m.PeakBitrate() * 11 / 10
+	switch {
+	case r.audioOnly:
+		return max(b, audioOnlyBandwidth)
+	case b > 0:
+		return b
+	case r.nominal > 0:
 		return r.nominal
 	}
 	return 3_000_000

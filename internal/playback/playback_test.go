@@ -2,6 +2,7 @@ package playback
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/live"
 	"github.com/openivs/openivs/internal/mediatest"
+	"github.com/openivs/openivs/internal/transcode"
 )
 
 // authority is a control plane with one public channel.
@@ -53,14 +55,21 @@ type publisher struct {
 	next   int // frames written
 }
 
-// write writes the next frame of the looped fixture.
-func (p *publisher) write() {
+// peek returns the next frame of the looped fixture, its timestamps shifted to its loop.
+func (p *publisher) peek() mediatest.Frame {
 	f := p.frames[p.next%len(p.frames)]
 	off := time.Duration(p.next/len(p.frames)) * fixtureDuration
+	f.PTS, f.DTS = f.PTS+off, f.DTS+off
+	return f
+}
+
+// write writes the next frame of the looped fixture.
+func (p *publisher) write() {
+	f := p.peek()
 	if f.Video {
-		p.sink.WriteVideo(0, f.PTS+off, f.DTS+off, f.AU)
+		p.sink.WriteVideo(0, f.PTS, f.DTS, f.AU)
 	} else {
-		p.sink.WriteAAC(f.PTS+off, f.AU[0])
+		p.sink.WriteAAC(f.PTS, f.AU[0])
 	}
 	p.next++
 }
@@ -246,5 +255,84 @@ func TestPackageRefusesHEVCInTS(t *testing.T) {
 			k.Close()
 		}
 		ls.End("test")
+	}
+}
+
+// TestMultivariantAudioOnly: while the transcoder is up, the audio-only rendition is offered last, in IVS's form,
+// once it has a segment and only with a video rendition; aws:maximum-resolution keeps it (it has no resolution);
+// its media playlist and segments are served under "audio_only/".
+func TestMultivariantAudioOnly(t *testing.T) {
+	s, _, p := livePublisher(t, "TS")
+	s.mu.RLock()
+	st := s.channels["us-west-2.111111111111.channel.abcdefghijkl"]
+	s.mu.RUnlock()
+	_, video, audio := fixture(t)
+	src := st.renditions[0].m
+	vm, err := hls.New(hls.Config{LowLatency: true, Container: hls.ContainerTS, Video: video, Audio: audio, Follow: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, err := hls.New(hls.Config{LowLatency: true, Container: hls.ContainerTS, Audio: audio, Follow: src, AudioOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the ladder the transcoder would make: a video rung and the audio-only rung (ready as they have a segment)
+	st.rungs = []*rung{{plan: transcode.Rung{Name: "96p30", Width: 192, Height: 108, FPS: 30, VideoBitrate: 200_000, AudioBitrate: 48_000}},
+		{plan: transcode.Rung{Name: "audio_only", AudioBitrate: 64_000}}}
+	st.rungs[1].ready.Store(&rendition{name: "audio_only", prefix: "audio_only/", m: am, codec: "mp4a.40.2", audioOnly: true})
+	st.transcoding.Store(true)
+	for range 2 * len(p.frames) { // the source and the rungs (a transcoder without delay)
+		f := p.peek()
+		p.write()
+		if f.Video {
+			vm.WriteVideo(f.PTS, f.DTS, f.AU)
+		} else {
+			am.WriteAAC(f.PTS, f.AU[0])
+		}
+	}
+	multivariant := func() string {
+		t.Helper()
+		r := get(t, s, "GET", playbackPath)
+		if r.Code != 200 {
+			t.Fatalf("multivariant: %d %s", r.Code, r.Body)
+		}
+		return r.Body.String()
+	}
+	if !am.Ready() {
+		t.Fatal("the audio-only rendition has no segment")
+	}
+	if mv := multivariant(); strings.Contains(mv, "audio_only") {
+		t.Errorf("the audio-only rendition is offered without a video rendition:\n%s", mv)
+	}
+	st.rungs[0].ready.Store(&rendition{name: "96p30", prefix: "96p30/", m: vm, video: video, codec: "avc1.64000B,mp4a.40.2", fps: 30})
+	mv := strings.Split(strings.TrimSpace(multivariant()), "\n")
+	n := len(mv)
+	if n != 9 || !strings.HasPrefix(mv[n-6], `#EXT-X-STREAM-INF:`) || !strings.Contains(mv[n-6], `RESOLUTION=192x108,VIDEO="96p30"`) ||
+		mv[n-3] != `#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID="audio_only",NAME="audio_only",AUTOSELECT=NO,DEFAULT=NO` ||
+		mv[n-2] != fmt.Sprintf(`#EXT-X-STREAM-INF:BANDWIDTH=%d,CODECS="mp4a.40.2",VIDEO="audio_only"`, max(160_000, am.PeakBitrate()*11/10)) ||
+		!strings.HasPrefix(mv[n-1], "/v1/playlist/") || !strings.HasSuffix(mv[n-1], "/audio_only.m3u8") {
+		t.Fatalf("multivariant playlist: the video rung, then the audio-only rendition in IVS's form, expected:\n%s", strings.Join(mv, "\n"))
+	}
+	if !allowedResolution("SD", hls.VideoTrack{}) {
+		t.Error("aws:maximum-resolution drops the audio-only rendition")
+	}
+	pl := get(t, s, "GET", mv[n-1])
+	if pl.Code != 200 || !strings.Contains(pl.Body.String(), "\naudio_only/") {
+		t.Fatalf("audio-only media playlist: %d\n%s", pl.Code, pl.Body)
+	}
+	var seg string
+	for _, l := range strings.Split(pl.Body.String(), "\n") {
+		if strings.HasPrefix(l, "audio_only/") && strings.HasSuffix(l, ".ts") {
+			seg = l
+		}
+	}
+	dir := mv[n-1][:strings.LastIndex(mv[n-1], "/")+1]
+	if r := get(t, s, "GET", dir+seg); seg == "" || r.Code != 200 || r.Body.Len() == 0 {
+		t.Errorf("audio-only segment %q: %d", seg, r.Code)
+	}
+	// the transcoder down: the source alone
+	st.transcoding.Store(false)
+	if mv := multivariant(); strings.Contains(mv, "audio_only") || strings.Contains(mv, "96p30") {
+		t.Errorf("the ladder is offered while the transcoder is down:\n%s", mv)
 	}
 }

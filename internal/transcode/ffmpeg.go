@@ -13,8 +13,8 @@ import (
 const selectHalf = "select=expr=key+isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.025)"
 
 // ffmpegArgs is the command line of a session's ffmpeg: the source as MPEG-TS on stdin, decoded once, scaled per
-// rung, each rung's MPEG-TS (video, and its audio: copied or AAC) on its own pipe (fd 3, 4, ...), timestamps kept
-// (-copyts, no mux delay), keyframes where the source has them.
+// video rung, each rung's MPEG-TS (video, and its audio: copied or AAC; the audio-only rung: AAC alone) on its own
+// pipe (fd 3, 4, ...), timestamps kept (-copyts, no mux delay), keyframes where the source has them.
 func ffmpegArgs(cfg Config, src Source, rungs []Rung) []string {
 	a := []string{"-hide_banner", "-nostats", "-nostdin", "-loglevel", "error",
 		// Start quickly: the parameters are in the first keyframe (the feeder starts with one).
@@ -26,12 +26,16 @@ func ffmpegArgs(cfg Config, src Source, rungs []Rung) []string {
 		a = append(a, "-init_hw_device", "vaapi=va:"+cfg.VAAPIDevice, "-filter_hw_device", "va")
 	}
 	a = append(a, "-f", "mpegts", "-copyts", "-i", "pipe:0")
-	a = append(a, "-filter_complex", filterGraph(cfg, rungs))
+	a = append(a, "-filter_complex", filterGraph(cfg, videoRungs(rungs)))
+	v := 0 // the video rungs' outputs of the filter graph: [v0], [v1]...
 	for i, r := range rungs {
-		a = append(a, "-map", fmt.Sprintf("[v%d]", i))
-		a = append(a, videoArgs(cfg, r)...)
-		// The encoder's clock is the input's 90 kHz: every output pts is exactly a source pts.
-		a = append(a, "-fps_mode:v", "passthrough", "-enc_time_base:v", "1:90000")
+		if !r.AudioOnly() {
+			a = append(a, "-map", fmt.Sprintf("[v%d]", v))
+			v++
+			a = append(a, videoArgs(cfg, r)...)
+			// The encoder's clock is the input's 90 kHz: every output pts is exactly a source pts.
+			a = append(a, "-fps_mode:v", "passthrough", "-enc_time_base:v", "1:90000")
+		}
 		if src.Audio != nil {
 			a = append(a, "-map", "0:a:0")
 			if r.AudioBitrate == 0 {
@@ -46,7 +50,18 @@ func ffmpegArgs(cfg Config, src Source, rungs []Rung) []string {
 	return a
 }
 
-// filterGraph scales the decoded source to every rung, output [v0], [v1]... When the rungs come highest first (in
+// videoRungs returns the rungs with video, in order.
+func videoRungs(rungs []Rung) []Rung {
+	var v []Rung
+	for _, r := range rungs {
+		if !r.AudioOnly() {
+			v = append(v, r)
+		}
+	}
+	return v
+}
+
+// filterGraph scales the decoded source to every rung (video rungs only), output [v0], [v1]... When the rungs come highest first (in
 // size and framerate, as Ladder returns them) it cascades: each rung is scaled from the one above it, and the 30 fps
 // cap applied once, where the framerate drops. Measured on the STANDARD 1080p30 ladder with superfast (bench
 // source, 20 s): 12.4 to 13.3 CPU-seconds against 15.7 to 16.1 for four scalers from the 1080p source, a fifth less

@@ -3,20 +3,30 @@ package transcode
 import "fmt"
 
 // Plan is what a channel makes of a source: whether the source itself is a rendition, and the transcoded rungs,
-// highest first.
+// the video rungs highest first, then the audio-only rung when there is one (ADVANCED types, a source with audio).
 type Plan struct {
 	Source bool
 	Rungs  []Rung
 }
 
-// Rung is one transcoded rendition.
+// Rung is one transcoded rendition. The audio-only rung (AudioOnly) has no video: Width, Height, FPS and
+// VideoBitrate are 0, and AudioBitrate is its AAC rate.
 type Rung struct {
-	Name          string // IVS's group id: "720p60", "720p30", "480p30", "360p30", "160p30"
+	Name          string // IVS's group id: "720p60", "720p30", "480p30", "360p30", "160p30", "audio_only"
 	Width, Height int    // 1280x720, 852x480, 640x360, 284x160 for 16:9 sources; other aspect ratios: height kept, width from the source's aspect, even
 	FPS           int    // 30 or 60: a cap, the rung never has more frames than the source
 	VideoBitrate  int64  // bits per second (the documented figure)
 	AudioBitrate  int64  // 0: the source's audio is copied (passthrough); else AAC at this rate
 }
+
+// AudioOnly tells whether the rung is the audio-only rendition (no video).
+func (r Rung) AudioOnly() bool { return r.Width == 0 && r.Height == 0 && r.VideoBitrate == 0 }
+
+// AudioOnlyName is the audio-only rendition's group id and name in IVS's multivariant playlists.
+const AudioOnlyName = "audio_only"
+
+// audioOnly is ADVANCED's audio-only rung: 64 kbps AAC (both presets).
+var audioOnly = Rung{Name: AudioOnlyName, AudioBitrate: 64_000}
 
 // Channel types and transcode presets (ivsapi.ChannelType, ivsapi.TranscodePreset).
 const (
@@ -41,8 +51,10 @@ type rungDef struct {
 // Ladder returns IVS's ladder for a channel type ("BASIC", "STANDARD", "ADVANCED_SD", "ADVANCED_HD"; "" is
 // STANDARD, the API's default; an unknown type is treated like BASIC), its preset ("",
 // "HIGHER_BANDWIDTH_DELIVERY", "CONSTRAINED_BANDWIDTH_DELIVERY"; "" on an ADVANCED type is HIGHER, the API's
-// default; STANDARD ignores it) and the source's size and framerate (0 when unknown: taken as 30). It never
-// up-converts. It follows ivs-reference.md 7.5, and for the inputs the documentation leaves open:
+// default; STANDARD ignores it), the source's size and framerate (0 when unknown: taken as 30) and whether the
+// source has audio. It never up-converts. ADVANCED plans end with the audio-only rung (64 kbps AAC, named
+// "audio_only") when the source has audio; STANDARD and BASIC have none. It follows ivs-reference.md 7.5, and for
+// the inputs the documentation leaves open:
 //
 //   - The input class is decided by the source's short edge, so a portrait 1080x1920 source is a 1080p input; its
 //     rungs are portrait too (720x1280 for "720p30"). The rung keeps IVS's name ("<short edge>p<fps>").
@@ -59,8 +71,7 @@ type rungDef struct {
 //     the smallest documented rung above it (as 7.5 does for ADVANCED_HD's 480p-720p class, whose source
 //     transcoded rung has the 720p30 bitrates). The "source transcoded" rung is 30 fps (its framerate is
 //     unconfirmed) and named "<short edge>p30".
-//   - ADVANCED's audio-only rung (64 kbps AAC) is not in Rungs: the packager is video-driven, so it is not produced.
-func Ladder(channelType, preset string, width, height int, fps float64) Plan {
+func Ladder(channelType, preset string, width, height int, fps float64, audio bool) Plan {
 	if width <= 0 || height <= 0 {
 		return Plan{Source: true}
 	}
@@ -70,10 +81,12 @@ func Ladder(channelType, preset string, width, height int, fps float64) Plan {
 	switch channelType {
 	case TypeStandard, "":
 		return standard(width, height, lines, high)
-	case TypeAdvancedHD:
-		return advanced(width, height, lines, high, constrained, true)
-	case TypeAdvancedSD:
-		return advanced(width, height, lines, high, constrained, false)
+	case TypeAdvancedHD, TypeAdvancedSD:
+		p := advanced(width, height, lines, high, constrained, channelType == TypeAdvancedHD)
+		if audio {
+			p.Rungs = append(p.Rungs, audioOnly)
+		}
+		return p
 	default: // BASIC, or a type this version does not know: transmux only
 		return Plan{Source: true}
 	}

@@ -232,7 +232,7 @@ func checkGoroutines(t *testing.T, n int) {
 func TestSessionStandard1080p30(t *testing.T) {
 	fx := makeFixture(t)
 	before := runtime.NumGoroutine()
-	plan := Ladder("STANDARD", "", 1920, 1080, 30)
+	plan := Ladder("STANDARD", "", 1920, 1080, 30, true)
 	if !plan.Source || len(plan.Rungs) != 4 {
 		t.Fatalf("plan %+v", plan)
 	}
@@ -407,7 +407,7 @@ func containsRun(want, got [][]byte) bool {
 func TestSessionRestart(t *testing.T) {
 	fx := makeFixture(t)
 	before := runtime.NumGoroutine()
-	rungs := Ladder("STANDARD", "", 1920, 1080, 30).Rungs[2:] // 360p30, 160p30: light enough for real time anywhere
+	rungs := Ladder("STANDARD", "", 1920, 1080, 30, true).Rungs[2:] // 360p30, 160p30: light enough for real time anywhere
 	rec := newRecorder()
 	s, err := Start(Config{FFmpeg: ffmpegPath(t), LowLatency: true, Log: testLog(t)}, fx.src, rungs, rec)
 	if err != nil {
@@ -579,7 +579,7 @@ func TestSessionFFmpegFails(t *testing.T) {
 	before := runtime.NumGoroutine()
 	rec := newRecorder()
 	s, err := Start(Config{FFmpeg: ffmpegPath(t), VideoEncoder: "no_such_encoder", Log: testLog(t)}, fx.src,
-		Ladder("STANDARD", "", 1920, 1080, 30).Rungs[3:], rec)
+		Ladder("STANDARD", "", 1920, 1080, 30, true).Rungs[3:], rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -670,4 +670,90 @@ func TestSessionClockWrap(t *testing.T) {
 		t.Errorf("audio ends at %v", a[len(a)-1])
 	}
 	t.Logf("%d frames, %d keyframes, %d audio frames up to %v", len(v), len(keys), len(a), a[len(a)-1])
+}
+
+// TestSessionAudioOnly transcodes the fixture into an ADVANCED_SD plan's lowest video rung and its audio-only rung,
+// from the same ffmpeg: the audio-only rung is AAC-LC alone at 64 kbps (a Track without video, no Video call),
+// contiguous, on the source's timeline, with the timestamps of the video rung's AAC (the same timestamp handling).
+// A source without audio gets no audio-only rung.
+func TestSessionAudioOnly(t *testing.T) {
+	fx := makeFixture(t)
+	plan := Ladder("ADVANCED_SD", "", 1920, 1080, 30, true)
+	rungs := plan.Rungs[len(plan.Rungs)-2:] // 160p30, audio_only
+	if rungs[0].Name != "160p30" || !rungs[1].AudioOnly() || rungs[1].Name != "audio_only" || rungs[1].AudioBitrate != 64_000 {
+		t.Fatalf("plan %+v", plan)
+	}
+	if _, err := Start(Config{FFmpeg: ffmpegPath(t)}, Source{Video: fx.src.Video}, rungs, newRecorder()); err == nil {
+		t.Fatal("an audio-only rung for a source without audio was accepted")
+	}
+	before := runtime.NumGoroutine()
+	rec := newRecorder()
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), QueueFrames: 2000, Log: testLog(t)}, fx.src, rungs, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcAudio, srcKeys []time.Duration
+	for _, f := range fx.frames {
+		if f.Video {
+			s.WriteVideo(f.PTS, f.DTS, f.AU)
+			if isKey(f.AU) {
+				srcKeys = append(srcKeys, f.PTS)
+			}
+		} else {
+			s.WriteAAC(f.PTS, f.AU[0])
+			srcAudio = append(srcAudio, f.PTS)
+		}
+	}
+	lastKey := srcKeys[len(srcKeys)-1]
+	rec.waitFor(t, 25*time.Second, "both rungs to pass the last source keyframe", func() bool {
+		v, a := rec.video[0], rec.apts[1]
+		return len(v) > 0 && v[len(v)-1].pts >= lastKey && len(a) > 0 && a[len(a)-1] >= lastKey
+	})
+	s.Close()
+	checkGoroutines(t, before)
+
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.overlap {
+		t.Error("overlapping Output calls for one rung")
+	}
+	if tr, at := rec.tracks[1], rec.atracks[1]; len(tr) != 1 || tr[0].Codec != "" || tr[0].SPS != nil || len(at) != 1 || at[0] == nil ||
+		at[0].Codec != "mp4a.40.2" || at[0].Config.SampleRate != 48000 || at[0].Config.ChannelCount != 2 { //nolint:staticcheck
+		t.Fatalf("audio-only rung: Track calls with video %+v, audio %+v", tr, at)
+	}
+	if n := len(rec.video[1]); n != 0 {
+		t.Errorf("audio-only rung: %d video frames", n)
+	}
+	a := rec.apts[1]
+	const frame = 1024 * time.Second / 48000
+	for i := 1; i < len(a); i++ {
+		if d := a[i] - a[i-1] - frame; d < -time.Microsecond || d > time.Microsecond {
+			t.Fatalf("audio-only rung: frame %d at %v, %v after the one before (AAC frames last %v)", i, a[i], a[i]-a[i-1], frame)
+		}
+	}
+	if a[0] < srcAudio[0]-2*frame || a[0] > srcKeys[0]+200*time.Millisecond || a[len(a)-1] > srcAudio[len(srcAudio)-1] {
+		t.Errorf("audio-only rung: from %v to %v; the source's audio from %v to %v, its first keyframe at %v", a[0], a[len(a)-1],
+			srcAudio[0], srcAudio[len(srcAudio)-1], srcKeys[0])
+	}
+	have := map[time.Duration]bool{}
+	for _, p := range a {
+		have[p] = true
+	}
+	if len(rec.apts[0]) == 0 {
+		t.Error("the video rung has no audio")
+	}
+	for _, p := range rec.apts[0] {
+		if p <= a[len(a)-1] && !have[p] {
+			t.Fatalf("the video rung's AAC frame at %v has no audio-only frame at the same time", p)
+		}
+	}
+	n := 0
+	for _, au := range rec.audio[1] {
+		n += len(au)
+	}
+	rate := float64(n*8) / (time.Duration(len(a)) * frame).Seconds()
+	if rate < 0.7*64000 || rate > 1.3*64000 {
+		t.Errorf("audio-only rung: AAC at %.0f bps, want about 64000", rate)
+	}
+	t.Logf("audio-only rung: %d AAC frames from %v to %v at %.0f bps; the video rung's AAC: %d frames", len(a), a[0], a[len(a)-1], rate, len(rec.apts[0]))
 }

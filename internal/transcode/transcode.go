@@ -7,7 +7,8 @@
 // (-copyts, a 90 kHz encoder clock, a constant offset we add and remove), and keyframes are forced exactly where
 // the source has them (-force_key_frames source, no keyframes of the encoder's own), so the segments of every rung
 // and of the source share their boundaries. Audio rides in each rung's TS: copied (byte-identical) or AAC at the
-// rung's rate.
+// rung's rate. ADVANCED's audio-only rung is one more pipe of the same process: an AAC-only TS, on the same
+// timeline, which the packager cuts at the source's segment boundaries.
 //
 // The ingest goroutine never waits: WriteVideo and WriteAAC put frames on a bounded queue; when ffmpeg falls
 // behind, frames are dropped up to the next source keyframe (logged once per episode). When ffmpeg exits while the
@@ -88,7 +89,7 @@ type Source struct {
 type Output interface {
 	// Track is called before a rung's first frame (and again after a restart when its parameters changed), with
 	// the rung's H.264 parameter sets (SPS, PPS, RFC 6381 Codec string, Width, Height) and its audio track (nil
-	// without audio).
+	// without audio). For the audio-only rung (Rung.AudioOnly), v is the zero VideoTrack and Video is never called.
 	Track(rung int, v hls.VideoTrack, a *hls.AudioTrack)
 	// Video is one access unit (NAL units, no start codes, no access unit delimiter) on the source's timeline:
 	// its pts is the pts of the source frame it was made from; keyframes are where the source has them.
@@ -160,10 +161,16 @@ func Start(cfg Config, src Source, rungs []Rung, out Output) (*Session, error) {
 	if src.Video.Kind != hls.H264 {
 		return nil, errors.New("transcode: the source video is not H.264")
 	}
-	if len(rungs) == 0 {
-		return nil, errors.New("transcode: no rungs")
+	if len(videoRungs(rungs)) == 0 {
+		return nil, errors.New("transcode: no video rungs")
 	}
 	for _, r := range rungs {
+		if r.AudioOnly() {
+			if src.Audio == nil || r.AudioBitrate <= 0 {
+				return nil, fmt.Errorf("transcode: audio-only rung %q: the source has no audio, or no AAC bitrate (%d)", r.Name, r.AudioBitrate)
+			}
+			continue
+		}
 		if r.Width <= 0 || r.Height <= 0 || r.Width%2 != 0 || r.Height%2 != 0 || r.VideoBitrate <= 0 {
 			return nil, fmt.Errorf("transcode: rung %q: invalid size %dx%d or bitrate %d", r.Name, r.Width, r.Height, r.VideoBitrate)
 		}
@@ -405,6 +412,7 @@ func (s *Session) run(p *proc) error {
 				}
 			}
 			rr := newRungReader(i, s.out, &s.tracks[i], s.offset, &p.base, expect, s.up)
+			rr.audioOnly = s.rungs[i].AudioOnly()
 			if err := demux(context.Background(), f, rr); err != nil {
 				// Unreadable output: end this process (and restart), rather than let ffmpeg block on the pipe.
 				demuxErr.Store(fmt.Errorf("rung %s: %w", s.rungs[i].Name, err))

@@ -134,15 +134,17 @@ func nextData(dmx *astits.Demuxer) (d *astits.DemuxerData, err error) {
 
 // rungReader turns one rung's demuxed output into Output calls: timestamps back on the source's timeline, a Track
 // call before the first frame and whenever the parameter sets or the audio format change, frames before the first
-// keyframe dropped (and audio until then), access unit delimiters removed.
+// keyframe dropped (and audio until then), access unit delimiters removed. The audio-only rung's audio flows from
+// its first frame.
 type rungReader struct {
-	rung     int
-	out      Output
-	offset   int64           // source ticks = unwrapped ticks - offset + base
-	base     *atomic.Int64   // the process's first fed timestamp, in ticks
-	hasAudio bool            // the rung carries audio
-	expect   *hls.AudioTrack // the audio track expected before any audio arrives
-	vu, au   unwrapper
+	rung      int
+	out       Output
+	offset    int64           // source ticks = unwrapped ticks - offset + base
+	base      *atomic.Int64   // the process's first fed timestamp, in ticks
+	hasAudio  bool            // the rung carries audio
+	audioOnly bool            // the rung is audio alone (no video, no keyframe to wait for)
+	expect    *hls.AudioTrack // the audio track expected before any audio arrives
+	vu, au    unwrapper
 
 	*announced      // the tracks last announced for the rung, kept across restarts of ffmpeg
 	started    bool // a keyframe has gone out
@@ -216,7 +218,7 @@ func (r *rungReader) audio(pts int64, pkts mpeg4audio.ADTSPackets) {
 		return
 	}
 	p := r.au.unwrap(pts)
-	if !r.started {
+	if !r.started && !r.audioOnly {
 		return
 	}
 	for i, pkt := range pkts {
@@ -228,8 +230,14 @@ func (r *rungReader) audio(pts int64, pkts mpeg4audio.ADTSPackets) {
 			cfg := &mpeg4audio.AudioSpecificConfig{Type: pkt.Type, SampleRate: pkt.SampleRate,
 				ChannelConfig: pkt.ChannelConfig, ChannelCount: pkt.ChannelCount} //nolint:staticcheck
 			r.atrack = &hls.AudioTrack{Config: cfg, Codec: fmt.Sprintf("mp4a.40.%d", pkt.Type)}
-			r.out.Track(r.rung, *r.vtrack, r.atrack)
+			var v hls.VideoTrack // the audio-only rung's: none
+			if r.vtrack != nil {
+				v = *r.vtrack
+			}
+			r.out.Track(r.rung, v, r.atrack)
 		}
+		r.started = true
+		r.fire()
 		t := p + int64(i)*mpeg4audio.SamplesPerAccessUnit*clockRate/int64(pkt.SampleRate)
 		r.out.Audio(r.rung, fromTicks(t-r.offset+r.base.Load()), pkt.AU)
 	}
