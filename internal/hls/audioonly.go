@@ -85,7 +85,8 @@ func (m *Muxer) startAudioOnly(decided time.Duration) bool {
 // cutAudio publishes the queued audio of an audio-only rendition that the followed rendition has decided the
 // boundaries of (up to decided; final: all of it, the stream ends). A segment ends at the followed rendition's
 // next boundary, with the last frame before it (after a gap in the audio that spans several boundaries, at the
-// last of them); a part ends before the frame that would take it past PartTarget.
+// last of them); a part ends before the frame that would take it past PartTarget. A segment opens once the
+// followed rendition has opened it: its ad markers are decided then.
 func (m *Muxer) cutAudio(decided time.Duration, final bool) error {
 	rate := int64(m.cfg.Audio.Config.SampleRate)
 	decidedTicks := ticks(decided-m.t0, rate)
@@ -103,27 +104,33 @@ func (m *Muxer) cutAudio(decided time.Duration, final bool) error {
 			}
 		}
 		switch {
+		case !boundaryAt && (i == 0 || durationOf(t+mpeg4audio.SamplesPerAccessUnit+1, rate)-m.partStart <= PartTarget):
+			i++ // frame i joins the part
+			continue
 		case boundaryAt && i == 0 && m.open == nil: // nothing of the segment yet: it starts there
 			m.segStart, m.partStart = end, end
-		case boundaryAt:
-			if err := m.flushPart(end, true); err != nil { // frames [0, i): flushPart cuts at ticks(end) <= t
-				return err
-			}
-			m.partStart, i = end, 0
-		case i > 0 && durationOf(t+mpeg4audio.SamplesPerAccessUnit+1, rate)-m.partStart > PartTarget:
+			continue
+		case m.open == nil && !final && !m.cfg.Follow.opened(m.nextMSN):
+			return nil // wait for the followed rendition to open the segment
+		case !boundaryAt:
 			end = durationOf(t, rate) // ticks(end) == t: frame i begins the next part
-			if err := m.flushPart(end, false); err != nil {
-				return err
-			}
-			m.partStart, i = end, 0
-		default:
-			i++
 		}
+		if err := m.flushPart(end, boundaryAt); err != nil { // frames [0, i): those before ticks(end)
+			return err
+		}
+		m.partStart, i = end, 0
 	}
 	if final && len(m.audioQ) > 0 {
 		return m.flushPart(durationOf(m.audioQ[len(m.audioQ)-1].ticks+mpeg4audio.SamplesPerAccessUnit, rate), true)
 	}
 	return nil
+}
+
+// opened tells whether segment msn has been opened (its ad markers are decided), for audio-only followers.
+func (m *Muxer) opened(msn uint64) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return msn < m.nextMSN
 }
 
 // durationOf converts a position on a clock of rate ticks per second to a duration, rounded up, so that

@@ -15,13 +15,15 @@ import (
 	amp4 "github.com/abema/go-mp4"
 	"github.com/asticode/go-astits"
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 )
 
 // TestMuxerAudioOnly: an audio-only rendition following the source (the transcoder's audio-only rung), in both
 // containers and both latency modes, with its audio arriving after the source's frames (the transcoder's delay)
 // or before them, has the source's segments: the same sequence numbers, start times, durations, date-times, ad
 // markers and timed metadata; each segment begins with the first AAC frame at or after the source's boundary;
-// parts stay within the part target; and ffprobe decodes its playlist as AAC alone, every frame of it.
+// parts stay within the part target; no frame is lost or repeated; and ffprobe decodes its playlist as AAC alone,
+// every frame of it.
 func TestMuxerAudioOnly(t *testing.T) {
 	frames, v, a := fixture(t)
 	for _, container := range []string{ContainerTS, ContainerFMP4} {
@@ -53,11 +55,20 @@ func testAudioOnly(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, co
 	if err != nil {
 		t.Fatal(err)
 	}
+	rate := a.Config.SampleRate
+	frameDur := time.Duration(1024 * int64(time.Second) / int64(rate))
 	var all []frame
+	var audioEnd time.Duration // the fixture's audio lasts a frame longer than its video: looped, it would overlap
 	for l := range 3 {
 		off := time.Duration(l) * 4200 * time.Millisecond
 		for _, f := range frames {
 			f.pts, f.dts = f.pts+off, f.dts+off
+			if !f.video {
+				if f.pts < audioEnd-frameDur/2 {
+					continue
+				}
+				audioEnd = f.pts + frameDur
+			}
 			all = append(all, f)
 		}
 	}
@@ -96,11 +107,10 @@ func testAudioOnly(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, co
 	if (ao.Init() == nil) != (container == ContainerTS) || ao.Ext() != src.Ext() {
 		t.Errorf("init section %d bytes, extension %s", len(ao.Init()), ao.Ext())
 	}
-	rate := a.Config.SampleRate
-	frameDur := time.Duration(1024 * int64(time.Second) / int64(rate))
 	if len(segs) < 4 || segs[0].MSN == 0 || segs[0].MSN > 2 {
 		t.Fatalf("the audio-only rendition has %d segments, from the source's first boundaries on: %+v", len(segs), segs)
 	}
+	counts := map[uint64]int{} // AAC frames of each segment
 	for k, r := range segs {
 		s, ok := srcSegs[r.MSN]
 		if !ok || !r.Complete || r.MSN != segs[0].MSN+uint64(k) {
@@ -124,7 +134,8 @@ func testAudioOnly(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, co
 		if sum != r.Duration {
 			t.Errorf("segment %d: parts add up to %v, the segment lasts %v", r.MSN, sum, r.Duration)
 		}
-		first := firstAudioTime(t, container, data, rate)
+		first, n := audioIn(t, container, data, rate)
+		counts[r.MSN] = n
 		if d := first - r.StartDTS; d < -time.Millisecond/10 || d >= frameDur {
 			t.Errorf("segment %d starts at %v, its first AAC frame at %v: not the first frame at or after the boundary", r.MSN, r.StartDTS, first)
 		}
@@ -138,17 +149,28 @@ func testAudioOnly(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, co
 		}
 	}
 	var tagged bool
+	published := 0
 	for _, r := range segs {
 		tagged = tagged || len(r.Tags) > 0
+		published += counts[r.MSN]
 	}
 	if !tagged {
 		t.Error("no ad markers")
 	}
+	written := 0 // the frames from the first segment's start on
+	for _, f := range all {
+		if !f.video && f.pts >= src.t0+segs[0].StartDTS {
+			written++
+		}
+	}
+	if published != written {
+		t.Errorf("%d AAC frames in the segments, %d written from the first segment's start", published, written)
+	}
 
-	var total time.Duration // of the segments in the playlist
+	listed := 0 // AAC frames of the segments in the playlist
 	ao.mu.Lock()
 	for _, s := range ao.segments {
-		total += s.Duration
+		listed += counts[s.MSN]
 	}
 	ao.mu.Unlock()
 	dir := t.TempDir()
@@ -164,47 +186,59 @@ func testAudioOnly(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, co
 	if !slices.Contains(streams, "audio/aac") || slices.ContainsFunc(streams, func(s string) bool { return strings.HasPrefix(s, "video/") }) {
 		t.Errorf("ffprobe reads the streams %v, want AAC audio and no video", streams)
 	}
-	if want := int(total / frameDur); n < want-1 || n > want+1 {
-		t.Errorf("ffprobe decoded %d AAC frames from %v of segments (%d frames of %v)", n, total, want, frameDur)
+	if n != listed {
+		t.Errorf("ffprobe decoded %d AAC frames from the playlist, its segments hold %d", n, listed)
 	}
 }
 
-// firstAudioTime is the timeline position of a segment's first audio frame.
-func firstAudioTime(t *testing.T, container string, data []byte, rate int) time.Duration {
+// audioIn returns the timeline position of a segment's first audio frame, and how many frames it holds.
+func audioIn(t *testing.T, container string, data []byte, rate int) (first time.Duration, frames int) {
 	t.Helper()
+	found := false
 	if container == ContainerTS {
 		dmx := astits.NewDemuxer(context.Background(), bytes.NewReader(data))
 		for {
 			d, err := dmx.NextData()
 			if err != nil {
-				t.Fatalf("no audio in the segment: %v", err)
+				break
 			}
 			if d.PES != nil && d.PID == pidAudio {
-				return time.Duration(d.PES.Header.OptionalHeader.PTS.Base*int64(time.Second)/videoTimescale) - tsOffset
+				var pkts mpeg4audio.ADTSPackets
+				if err := pkts.Unmarshal(d.PES.Data); err != nil {
+					t.Fatalf("ADTS: %v", err)
+				}
+				if !found {
+					first, found = time.Duration(d.PES.Header.OptionalHeader.PTS.Base*int64(time.Second)/videoTimescale)-tsOffset, true
+				}
+				frames += len(pkts)
 			}
 		}
-	}
-	var base uint64
-	found := false
-	_, err := amp4.ReadBoxStructure(bytes.NewReader(data), func(h *amp4.ReadHandle) (any, error) {
-		switch h.BoxInfo.Type {
-		case amp4.BoxTypeTfdt():
-			box, _, err := h.ReadPayload()
-			if err != nil {
-				return nil, err
+	} else {
+		_, err := amp4.ReadBoxStructure(bytes.NewReader(data), func(h *amp4.ReadHandle) (any, error) {
+			switch h.BoxInfo.Type {
+			case amp4.BoxTypeTfdt(), amp4.BoxTypeTrun():
+				box, _, err := h.ReadPayload()
+				if err != nil {
+					return nil, err
+				}
+				if trun, ok := box.(*amp4.Trun); ok {
+					frames += int(trun.SampleCount)
+				} else if !found {
+					first, found = time.Duration(int64(box.(*amp4.Tfdt).GetBaseMediaDecodeTime())*int64(time.Second)/int64(rate)), true
+				}
+			case amp4.BoxTypeMoof(), amp4.BoxTypeTraf():
+				return h.Expand()
 			}
-			if tfdt := box.(*amp4.Tfdt); !found {
-				base, found = tfdt.GetBaseMediaDecodeTime(), true
-			}
-		case amp4.BoxTypeMoof(), amp4.BoxTypeTraf():
-			return h.Expand()
+			return nil, nil
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return nil, nil
-	})
-	if err != nil || !found {
-		t.Fatalf("no tfdt in the segment: %v", err)
 	}
-	return time.Duration(int64(base) * int64(time.Second) / int64(rate))
+	if !found {
+		t.Fatal("no audio in the segment")
+	}
+	return first, frames
 }
 
 // countTag counts the timed metadata tags equal to tag in media.
@@ -249,4 +283,81 @@ func probeAudio(t *testing.T, path string) (streams []string, frames int) {
 		}
 	}
 	return streams, frames
+}
+
+// TestMuxerAudioOnlyWaitsForTheSegment: an audio-only rendition whose audio runs ahead of the followed video does
+// not open a segment before the followed rendition has: the segment's ad markers are decided there, and an ad break
+// inserted between a boundary keyframe and the followed rendition's first part of the segment is on both. (The
+// keyframes fall 5 ms before an AAC frame, and a frame comes 192 ms after them, a little before the source's first
+// part closes, so that the audio-only rendition would have a part of the segment to publish first.)
+func TestMuxerAudioOnlyWaitsForTheSegment(t *testing.T) {
+	frames, v, a := fixture(t)
+	var key, delta [][]byte
+	var aac []byte
+	for _, f := range frames {
+		switch {
+		case !f.video:
+			aac = f.au[0]
+		case isKeyframe(H264, f.au):
+			key = f.au
+		default:
+			delta = f.au
+		}
+	}
+	src, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ao, err := New(Config{LowLatency: true, Container: ContainerTS, Audio: a, Follow: src, AudioOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audioAt := func(k int) time.Duration { return time.Duration(int64(k) * 1024 * int64(time.Second) / int64(a.Config.SampleRate)) }
+	next := 0 // audio frames written
+	for sec := range 5 {
+		b := time.Duration(0)
+		if sec > 0 {
+			k := 0
+			for audioAt(k) < time.Duration(sec)*time.Second {
+				k++
+			}
+			b = audioAt(k) - 5*time.Millisecond
+		}
+		for _, o := range []time.Duration{0, 40, 80, 120, 160, 192, 232, 272, 312, 352, 392, 432, 472, 512, 552, 592, 632, 672, 712, 752, 792, 832, 872, 912} {
+			ts := b + o*time.Millisecond
+			au := delta
+			if o == 0 {
+				au = key
+			}
+			if err := src.WriteVideo(ts, ts, au); err != nil {
+				t.Fatal(err)
+			}
+			if sec == 2 && o == 192 {
+				src.AdBreak("ad", 500*time.Millisecond)
+			}
+			for audioAt(next) < ts+100*time.Millisecond { // the audio 100 ms ahead of the video
+				ao.WriteAAC(audioAt(next), aac)
+				next++
+			}
+		}
+	}
+	ao.Close()
+	src.Close()
+	var tagged int
+	for msn := uint64(1); msn < 5; msn++ {
+		r, ok1 := ao.Segment(msn)
+		s, ok2 := src.Segment(msn)
+		if !ok1 || !ok2 {
+			t.Fatalf("segment %d: in the audio-only rendition %v, in the source %v", msn, ok1, ok2)
+		}
+		if strings.Join(r.Tags, "|") != strings.Join(s.Tags, "|") || r.StartDTS != s.StartDTS {
+			t.Errorf("segment %d: audio-only tags %q at %v, the source's %q at %v", msn, r.Tags, r.StartDTS, s.Tags, s.StartDTS)
+		}
+		if len(s.Tags) > 0 {
+			tagged++
+		}
+	}
+	if tagged == 0 {
+		t.Error("the ad break is on no segment of the source")
+	}
 }

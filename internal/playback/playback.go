@@ -85,7 +85,7 @@ type Recorder interface {
 }
 
 // RecordRendition is a rendition offered to a Recorder: the source renditions first (the source's is always
-// first), then, on a transcoded channel, the ladder's transcoded renditions.
+// first), then, on a transcoded channel, the ladder's transcoded video renditions (not the audio-only one).
 type RecordRendition struct {
 	hls.Rendition
 	// Muxer packages the rendition; nil for a transcoded rendition until Recording.Track gives it.
