@@ -307,7 +307,7 @@ func TestMultivariantAudioOnly(t *testing.T) {
 	st.rungs[0].ready.Store(&rendition{name: "96p30", prefix: "96p30/", m: vm, video: video, codec: "avc1.64000B,mp4a.40.2", fps: 30})
 	mv := strings.Split(strings.TrimSpace(multivariant()), "\n")
 	n := len(mv)
-	if n != 9 || !strings.HasPrefix(mv[n-6], `#EXT-X-STREAM-INF:`) || !strings.Contains(mv[n-6], `RESOLUTION=192x108,VIDEO="96p30"`) ||
+	if n != 9 || !strings.HasPrefix(mv[n-5], `#EXT-X-STREAM-INF:`) || !strings.Contains(mv[n-5], `RESOLUTION=192x108,VIDEO="96p30"`) ||
 		mv[n-3] != `#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID="audio_only",NAME="audio_only",AUTOSELECT=NO,DEFAULT=NO` ||
 		mv[n-2] != fmt.Sprintf(`#EXT-X-STREAM-INF:BANDWIDTH=%d,CODECS="mp4a.40.2",VIDEO="audio_only"`, max(160_000, am.PeakBitrate()*11/10)) ||
 		!strings.HasPrefix(mv[n-1], "/v1/playlist/") || !strings.HasSuffix(mv[n-1], "/audio_only.m3u8") {
