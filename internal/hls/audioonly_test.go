@@ -312,7 +312,9 @@ func TestMuxerAudioOnlyWaitsForTheSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	audioAt := func(k int) time.Duration { return time.Duration(int64(k) * 1024 * int64(time.Second) / int64(a.Config.SampleRate)) }
+	audioAt := func(k int) time.Duration {
+		return time.Duration(int64(k) * 1024 * int64(time.Second) / int64(a.Config.SampleRate))
+	}
 	next := 0 // audio frames written
 	for sec := range 5 {
 		b := time.Duration(0)
