@@ -124,12 +124,12 @@ type frame struct {
 
 // Session transcodes one live source.
 type Session struct {
-	cfg   Config
-	src   Source
-	rungs []Rung
-	out   Output
-	log   *slog.Logger
-	args  []string
+	cfg      Config
+	src      Source
+	rungs    []Rung
+	out      Output
+	log      *slog.Logger
+	args     []string
 	queue    chan frame
 	draining chan struct{} // closed by Close: feed what is queued, then end ffmpeg's input
 	done     chan struct{} // closed when the session stops without waiting for ffmpeg
