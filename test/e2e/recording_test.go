@@ -705,36 +705,67 @@ func TestRecordingDirectory(t *testing.T) {
 // TestRecordingTranscodedLadder: a STANDARD channel records the renditions its viewers get, the transcoded ladder:
 // a 480p source is re-encoded at 480p30 and has no rendition of its own, so the recording holds 480p30, 360p30 and
 // 160p30, each decoding at its size with every frame (the transcoder finishes the last frames when the stream
-// ends), thumbnails cut from the source.
+// ends), thumbnails cut from the source; in MPEG-TS and in fMP4 (whose initialization sections come from the
+// transcoder's renditions, known only once it runs), one after the other on one server.
 func TestRecordingTranscodedLadder(t *testing.T) {
 	t.Parallel()
 	s3, hook, s, c := recordingServer(t, "ladder")
-	ch, key := recordingChannel(t, c, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("ladder"),
-		ThumbnailConfiguration: &types.ThumbnailConfiguration{RecordingMode: types.RecordingModeInterval, TargetIntervalSeconds: aws.Int64(10)},
-		RenditionConfiguration: &types.RenditionConfiguration{RenditionSelection: types.RenditionConfigurationRenditionSelectionAll}},
-		&ivs.CreateChannelInput{Name: aws.String("rec-ladder"), Type: types.ChannelTypeStandardChannelType})
-	p := publishSize(t, "rtmp://"+s.RTMP+"/app/"+key, "852x480")
-	waitLive(t, c, ch.Arn, 20*time.Second)
-	prefix := hook.waitRecordingEvent(t, "Recording Start", 20*time.Second)["recording_s3_key_prefix"].(string)
-	waitVariants(t, aws.ToString(ch.PlaybackUrl), 3, 30*time.Second) // the ladder is up
-	time.Sleep(12 * time.Second)
-	p.stop()
-	hook.waitRecordingEvent(t, "Recording End", 30*time.Second)
 	b := s3Bucket(t, s3, "ladder")
-	names := []string{"480p30", "360p30", "160p30"}
-	sizes := [][2]int{{852, 480}, {640, 360}, {284, 160}}
-	checkRecording(t, b, prefix, recordingWant{channelARN: *ch.Arn, renditions: names, sizes: sizes,
-		thumbW: 852, thumbH: 480, sequential: true, status: "RECORDING_ENDED"})
-	for i, r := range names {
-		w, h, frames, audio := probeMedia(t, b.get(prefix+"/media/hls/"+r+"/0.ts"))
-		if w != sizes[i][0] || h != sizes[i][1] || frames == 0 || !audio {
-			t.Errorf("%s/0.ts: %dx%d, %d frames, audio %v; want %dx%d with audio", r, w, h, frames, audio, sizes[i][0], sizes[i][1])
-		}
-	}
-	master := string(b.get(prefix + "/media/hls/master.m3u8"))
-	for _, want := range []string{"RESOLUTION=852x480", "RESOLUTION=640x360", "RESOLUTION=284x160"} {
-		if !strings.Contains(master, want) {
-			t.Errorf("master.m3u8 lacks %s:\n%s", want, master)
-		}
+	for _, container := range []types.ContainerFormat{types.ContainerFormatTs, types.ContainerFormatFragmentedMP4} {
+		t.Run(string(container), func(t *testing.T) {
+			ch, key := recordingChannel(t, c, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("ladder"),
+				ThumbnailConfiguration: &types.ThumbnailConfiguration{RecordingMode: types.RecordingModeInterval, TargetIntervalSeconds: aws.Int64(10)},
+				RenditionConfiguration: &types.RenditionConfiguration{RenditionSelection: types.RenditionConfigurationRenditionSelectionAll}},
+				&ivs.CreateChannelInput{Name: aws.String("rec-ladder-" + strings.ToLower(string(container))), Type: types.ChannelTypeStandardChannelType,
+					ContainerFormat: container})
+			p := publishSize(t, "rtmp://"+s.RTMP+"/app/"+key, "852x480")
+			streamID := aws.ToString(waitLive(t, c, ch.Arn, 20*time.Second).StreamId)
+			start := hook.waitRecordingEvent(t, "Recording Start", 20*time.Second)
+			for start["stream_id"] != streamID { // the TS run's events come first
+				time.Sleep(100 * time.Millisecond)
+				for _, e := range hook.recordingEvents() {
+					if e["stream_id"] == streamID && e["recording_status"] == "Recording Start" {
+						start = e
+					}
+				}
+			}
+			prefix := start["recording_s3_key_prefix"].(string)
+			waitVariants(t, aws.ToString(ch.PlaybackUrl), 3, 30*time.Second) // the ladder is up
+			time.Sleep(12 * time.Second)
+			p.stop()
+			deadline := time.Now().Add(30 * time.Second)
+			for !slices.ContainsFunc(hook.recordingEvents(), func(e map[string]any) bool {
+				return e["stream_id"] == streamID && e["recording_status"] == "Recording End"
+			}) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no Recording End for %s: %v", streamID, hook.recordingEvents())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			fmp4 := container == types.ContainerFormatFragmentedMP4
+			names := []string{"480p30", "360p30", "160p30"}
+			sizes := [][2]int{{852, 480}, {640, 360}, {284, 160}}
+			checkRecording(t, b, prefix, recordingWant{channelARN: *ch.Arn, renditions: names, sizes: sizes, fmp4: fmp4,
+				thumbW: 852, thumbH: 480, sequential: true, status: "RECORDING_ENDED"})
+			for i, r := range names {
+				dir := prefix + "/media/hls/" + r + "/"
+				var first []byte
+				if fmp4 {
+					first = append(b.get(dir+"init.mp4"), b.get(dir+"0.mp4")...)
+				} else {
+					first = b.get(dir + "0.ts")
+				}
+				w, h, frames, audio := probeMedia(t, first)
+				if w != sizes[i][0] || h != sizes[i][1] || frames == 0 || !audio {
+					t.Errorf("%s's first segment: %dx%d, %d frames, audio %v; want %dx%d with audio", r, w, h, frames, audio, sizes[i][0], sizes[i][1])
+				}
+			}
+			master := string(b.get(prefix + "/media/hls/master.m3u8"))
+			for _, want := range []string{"RESOLUTION=852x480", "RESOLUTION=640x360", "RESOLUTION=284x160"} {
+				if !strings.Contains(master, want) {
+					t.Errorf("master.m3u8 lacks %s:\n%s", want, master)
+				}
+			}
+		})
 	}
 }
