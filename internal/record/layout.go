@@ -144,7 +144,7 @@ func (rec *recording) manifest(status, message string, ended time.Time, withDura
 	m.Media.HLS = hlsJSON{Path: "media/hls", Playlist: "master.m3u8", ByteRangePlaylist: "byte-range-multivariant.m3u8",
 		Renditions: []renditionJSON{}}
 	if withDuration {
-		ms := rec.duration.Milliseconds()
+		ms := rec.mediaDuration().Milliseconds()
 		m.Media.HLS.DurationMs = &ms
 	}
 	for _, t := range rec.tracks {

@@ -428,7 +428,7 @@ func TestRecordingTranscodedRenditions(t *testing.T) {
 	m := h.manifest(t, "recording-ended.json")
 	hlsm := m["media"].(map[string]any)["hls"].(map[string]any)
 	if d := hlsm["duration_ms"]; d != float64(10000) {
-		t.Errorf("duration_ms %v, want 10000 (the source's)", d)
+		t.Errorf("duration_ms %v, want 10000 (the longest recorded rendition, 480p30)", d)
 	}
 	var paths []string
 	for _, rd := range hlsm["renditions"].([]any) {

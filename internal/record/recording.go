@@ -39,7 +39,7 @@ type recording struct {
 	all       []hls.Rendition // the stream's renditions (to check a reconnect against)
 	tracks    []*track        // the recorded renditions
 	byIndex   []*track        // by the stream's rendition index; nil for renditions not recorded
-	duration  time.Duration   // of the stream's first rendition, recorded or not
+	duration  time.Duration   // of the source's first rendition, recorded or not
 	timer     *time.Timer
 	startSent bool // Recording Start published (recording-started.json written)
 
@@ -70,6 +70,7 @@ type track struct {
 	inits         int
 	pending       []*hls.Segment // live segments gathered for the next recorded segment
 	pendingDur    time.Duration
+	total         time.Duration // of the live segments taken
 	segs          []fileSegment
 	disc          bool // the next recorded segment follows a reconnect
 	peak          int64
@@ -188,7 +189,7 @@ func (r *Recorder) start(snap live.Snapshot, cfg *live.Recording, offered []play
 
 func (rec *recording) event(streamID string) events.Recording {
 	return events.Recording{Stream: events.Stream{ChannelARN: rec.ch.ARN, ChannelName: rec.ch.Name, StreamID: streamID},
-		BucketName: rec.cfg.Bucket, KeyPrefix: rec.prefix, SessionID: rec.id, DurationMs: rec.duration.Milliseconds()}
+		BucketName: rec.cfg.Bucket, KeyPrefix: rec.prefix, SessionID: rec.id, DurationMs: rec.mediaDuration().Milliseconds()}
 }
 
 // Segment implements playback.Recording.
@@ -214,6 +215,7 @@ func (rec *recording) Segment(i int, seg *hls.Segment) {
 		t.disc = true
 	}
 	t.lastMSN, t.haveMSN = seg.MSN, true
+	t.total += seg.Duration
 	t.pending = append(t.pending, seg)
 	t.pendingDur += seg.Duration
 	if t.pendingDur >= rec.r.cfg.SegmentTarget {
@@ -252,6 +254,20 @@ func (rec *recording) cut(t *track) {
 }
 
 func segmentNumber(t *track) int { return len(t.segs) }
+
+// mediaDuration is the recording's duration_ms: the longest recorded rendition's (a transcoded rendition starts
+// with the source's second segment, and pauses while the transcoder is down), or the source's when no rendition is
+// recorded; rec.mu held.
+func (rec *recording) mediaDuration() time.Duration {
+	if len(rec.tracks) == 0 {
+		return rec.duration
+	}
+	var d time.Duration
+	for _, t := range rec.tracks {
+		d = max(d, t.total)
+	}
+	return d
+}
 
 // Track implements playback.Recording: transcoded rendition i has a (new) muxer.
 func (rec *recording) Track(i int, m *hls.Muxer, codecs string) {

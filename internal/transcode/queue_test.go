@@ -12,7 +12,7 @@ import (
 // keyframe that fits, with one warning per episode, and the ingest goroutine never waits.
 func TestQueueDropsToKeyframe(t *testing.T) {
 	var logs bytes.Buffer
-	s := &Session{queue: make(chan frame, 4), done: make(chan struct{}),
+	s := &Session{queue: make(chan frame, 4), draining: make(chan struct{}), done: make(chan struct{}),
 		log: slog.New(slog.NewTextHandler(&logs, nil))}
 	idr := [][]byte{{0x65, 1}}
 	p := [][]byte{{0x41, 1}}
@@ -49,8 +49,8 @@ func TestQueueDropsToKeyframe(t *testing.T) {
 	if !strings.Contains(logs.String(), "dropped_frames=5") {
 		t.Errorf("the first episode's count is not logged:\n%s", logs.String())
 	}
-	close(s.done)
-	s.WriteVideo(300*ms, 300*ms, idr) // after close: nothing queued, no block
+	close(s.draining)
+	s.WriteVideo(300*ms, 300*ms, idr) // after Close: nothing queued, no block
 	if len(s.queue) != 0 {
 		t.Error("queued after close")
 	}

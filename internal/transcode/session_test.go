@@ -758,3 +758,40 @@ func TestSessionAudioOnly(t *testing.T) {
 	}
 	t.Logf("audio-only rung: %d AAC frames from %v to %v at %.0f bps; the video rung's AAC: %d frames", len(a), a[0], a[len(a)-1], rate, len(rec.apts[0]))
 }
+
+// TestSessionCloseDrains: Close lets ffmpeg encode every frame it was given, so the renditions end where the source
+// ends (a recording's renditions are as long as its source), instead of losing what was still queued or in the
+// encoder.
+func TestSessionCloseDrains(t *testing.T) {
+	fx := makeSource(t, "640x360", 30)
+	before := runtime.NumGoroutine()
+	plan := Ladder("STANDARD", "", 640, 360, 30, true) // the source and 160p30
+	rec := newRecorder()
+	s, err := Start(Config{FFmpeg: ffmpegPath(t), QueueFrames: 2000, Log: testLog(t)}, fx.src, plan.Rungs, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last time.Duration
+	n := 0
+	for _, f := range fx.frames {
+		if f.Video {
+			s.WriteVideo(f.PTS, f.DTS, f.AU)
+			last = max(last, f.PTS)
+			n++
+		} else {
+			s.WriteAAC(f.PTS, f.AU[0])
+		}
+	}
+	s.Close() // at once: most frames are still queued
+	checkGoroutines(t, before)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	v := rec.video[0]
+	var got time.Duration
+	for _, f := range v {
+		got = max(got, f.pts)
+	}
+	if len(v) != n || got != last {
+		t.Errorf("160p30 got %d frames up to %v, want all %d up to %v", len(v), got, n, last)
+	}
+}

@@ -112,6 +112,8 @@ const (
 	backoffMin = time.Second
 	backoffMax = 10 * time.Second
 	stableRun  = 30 * time.Second // a process that ran this long resets the backoff
+	// drainTimeout bounds how long Close lets ffmpeg finish what it was given (the renditions' last frames).
+	drainTimeout = 3 * time.Second
 )
 
 // frame is a source access unit on its way to ffmpeg.
@@ -123,15 +125,16 @@ type frame struct {
 
 // Session transcodes one live source.
 type Session struct {
-	cfg   Config
-	src   Source
-	rungs []Rung
-	out   Output
-	log   *slog.Logger
-	args  []string
-	queue chan frame
-	done  chan struct{}
-	wg    sync.WaitGroup
+	cfg      Config
+	src      Source
+	rungs    []Rung
+	out      Output
+	log      *slog.Logger
+	args     []string
+	queue    chan frame
+	draining chan struct{} // closed by Close: feed what is queued, then end ffmpeg's input
+	done     chan struct{} // closed when the session stops without waiting for ffmpeg
+	wg       sync.WaitGroup
 
 	// the ingest goroutine's
 	dropping bool
@@ -191,7 +194,7 @@ func Start(cfg Config, src Source, rungs []Rung, out Output) (*Session, error) {
 		cfg.Log = slog.Default()
 	}
 	s := &Session{cfg: cfg, src: src, rungs: rungs, out: out, log: cfg.Log.With("component", "transcode"),
-		tracks: make([]announced, len(rungs)), offset: startOffset, args: ffmpegArgs(cfg, src, rungs), queue: make(chan frame, cfg.QueueFrames), done: make(chan struct{})}
+		tracks: make([]announced, len(rungs)), offset: startOffset, args: ffmpegArgs(cfg, src, rungs), queue: make(chan frame, cfg.QueueFrames), draining: make(chan struct{}), done: make(chan struct{})}
 	p, err := s.spawn()
 	if err != nil {
 		return nil, err
@@ -230,7 +233,7 @@ func (s *Session) WriteAAC(pts time.Duration, au []byte) {
 
 func (s *Session) enqueue(f frame) {
 	select {
-	case <-s.done:
+	case <-s.draining:
 		return
 	default:
 	}
@@ -251,18 +254,35 @@ func (s *Session) enqueue(f frame) {
 	}
 }
 
-// Close stops ffmpeg and waits for every goroutine of the session; Output gets no call once it returns.
+// Close ends the session: ffmpeg gets what is queued, then the end of its input, so that it encodes every frame
+// it was given and the renditions end where the source ends; after drainTimeout it is killed. Close waits for
+// every goroutine of the session; Output gets no call once it returns. Call it from the goroutine that writes.
 func (s *Session) Close() {
 	s.mu.Lock()
-	if !s.closed {
-		s.closed = true
-		close(s.done)
-		if s.cur != nil && s.cur.Process != nil {
-			_ = s.cur.Process.Kill()
-		}
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return
+	}
+	s.closed = true
+	close(s.draining)
+	s.mu.Unlock()
+	finished := make(chan struct{})
+	go func() { s.wg.Wait(); close(finished) }()
+	t := time.NewTimer(drainTimeout)
+	defer t.Stop()
+	select {
+	case <-finished:
+	case <-t.C:
+		s.log.Warn("ffmpeg did not finish the renditions' last frames in time: stopped", "waited", drainTimeout)
+	}
+	s.mu.Lock()
+	close(s.done)
+	if s.cur != nil && s.cur.Process != nil {
+		_ = s.cur.Process.Kill() // no-op once it has exited
 	}
 	s.mu.Unlock()
-	s.wg.Wait()
+	<-finished
 }
 
 // pid is the running ffmpeg's process id, 0 when none (for tests).
@@ -379,7 +399,7 @@ func (s *Session) wait(d time.Duration) bool {
 	defer t.Stop()
 	for {
 		select {
-		case <-s.done:
+		case <-s.draining:
 			return false
 		case <-t.C:
 			return true
@@ -472,6 +492,12 @@ func (s *Session) feed(p *proc, exited <-chan struct{}) {
 		case <-s.done:
 			return
 		case f = <-s.queue:
+		case <-s.draining:
+			select {
+			case f = <-s.queue: // what was queued before Close
+			default:
+				return // the input ends (stdin closed): ffmpeg flushes its encoders and exits
+			}
 		}
 		if !started {
 			if !f.key {

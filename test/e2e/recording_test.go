@@ -119,7 +119,8 @@ var prefixRE = regexp.MustCompile(`^ivs/v1/(\d{12})/([A-Za-z0-9]{12})/(\d{4})/([
 type recordingWant struct {
 	channelARN     string
 	renditions     []string // rendition folders, e.g. "720p30"
-	width, height  int      // of the rendition
+	width, height  int      // of the rendition (of each, unless sizes is set)
+	sizes          [][2]int // width and height of each rendition
 	fmp4           bool
 	thumbW, thumbH int  // 0: no thumbnails
 	sequential     bool // thumbnails under media/thumbnails
@@ -202,8 +203,12 @@ func checkRecording(t *testing.T, b bucket, prefix string, want recordingWant) i
 		}
 		for i, r := range rs {
 			r := r.(map[string]any)
+			w, h := want.width, want.height
+			if want.sizes != nil {
+				w, h = want.sizes[i][0], want.sizes[i][1]
+			}
 			wantR := map[string]any{"path": want.renditions[i], "playlist": "playlist.m3u8", "byte_range_playlist": "byte-range-variant.m3u8",
-				"resolution_height": float64(want.height), "resolution_width": float64(want.width)}
+				"resolution_height": float64(h), "resolution_width": float64(w)}
 			if fmt.Sprint(r) != fmt.Sprint(wantR) {
 				t.Errorf("%s: rendition %v, want %v", name, r, wantR)
 			}
@@ -694,5 +699,73 @@ func TestRecordingDirectory(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "not-created")); !os.IsNotExist(err) {
 		t.Errorf("the failed configuration's bucket directory exists: %v", err)
+	}
+}
+
+// TestRecordingTranscodedLadder: a STANDARD channel records the renditions its viewers get, the transcoded ladder:
+// a 480p source is re-encoded at 480p30 and has no rendition of its own, so the recording holds 480p30, 360p30 and
+// 160p30, each decoding at its size with every frame (the transcoder finishes the last frames when the stream
+// ends), thumbnails cut from the source; in MPEG-TS and in fMP4 (whose initialization sections come from the
+// transcoder's renditions, known only once it runs), one after the other on one server.
+func TestRecordingTranscodedLadder(t *testing.T) {
+	t.Parallel()
+	s3, hook, s, c := recordingServer(t, "ladder")
+	b := s3Bucket(t, s3, "ladder")
+	for _, container := range []types.ContainerFormat{types.ContainerFormatTs, types.ContainerFormatFragmentedMP4} {
+		t.Run(string(container), func(t *testing.T) {
+			ch, key := recordingChannel(t, c, &ivs.CreateRecordingConfigurationInput{DestinationConfiguration: testS3("ladder"),
+				ThumbnailConfiguration: &types.ThumbnailConfiguration{RecordingMode: types.RecordingModeInterval, TargetIntervalSeconds: aws.Int64(10)},
+				RenditionConfiguration: &types.RenditionConfiguration{RenditionSelection: types.RenditionConfigurationRenditionSelectionAll}},
+				&ivs.CreateChannelInput{Name: aws.String("rec-ladder-" + strings.ToLower(string(container))), Type: types.ChannelTypeStandardChannelType,
+					ContainerFormat: container})
+			p := publishSize(t, "rtmp://"+s.RTMP+"/app/"+key, "852x480")
+			streamID := aws.ToString(waitLive(t, c, ch.Arn, 20*time.Second).StreamId)
+			start := hook.waitRecordingEvent(t, "Recording Start", 20*time.Second)
+			for start["stream_id"] != streamID { // the TS run's events come first
+				time.Sleep(100 * time.Millisecond)
+				for _, e := range hook.recordingEvents() {
+					if e["stream_id"] == streamID && e["recording_status"] == "Recording Start" {
+						start = e
+					}
+				}
+			}
+			prefix := start["recording_s3_key_prefix"].(string)
+			waitVariants(t, aws.ToString(ch.PlaybackUrl), 3, 30*time.Second) // the ladder is up
+			time.Sleep(12 * time.Second)
+			p.stop()
+			deadline := time.Now().Add(30 * time.Second)
+			for !slices.ContainsFunc(hook.recordingEvents(), func(e map[string]any) bool {
+				return e["stream_id"] == streamID && e["recording_status"] == "Recording End"
+			}) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no Recording End for %s: %v", streamID, hook.recordingEvents())
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			fmp4 := container == types.ContainerFormatFragmentedMP4
+			names := []string{"480p30", "360p30", "160p30"}
+			sizes := [][2]int{{852, 480}, {640, 360}, {284, 160}}
+			checkRecording(t, b, prefix, recordingWant{channelARN: *ch.Arn, renditions: names, sizes: sizes, fmp4: fmp4,
+				thumbW: 852, thumbH: 480, sequential: true, status: "RECORDING_ENDED"})
+			for i, r := range names {
+				dir := prefix + "/media/hls/" + r + "/"
+				var first []byte
+				if fmp4 {
+					first = append(b.get(dir+"init.mp4"), b.get(dir+"0.mp4")...)
+				} else {
+					first = b.get(dir + "0.ts")
+				}
+				p := probeMedia(t, first)
+				if p.w != sizes[i][0] || p.h != sizes[i][1] || p.frames == 0 || !p.audio {
+					t.Errorf("%s's first segment: %dx%d, %d frames, audio %v; want %dx%d with audio", r, p.w, p.h, p.frames, p.audio, sizes[i][0], sizes[i][1])
+				}
+			}
+			master := string(b.get(prefix + "/media/hls/master.m3u8"))
+			for _, want := range []string{"RESOLUTION=852x480", "RESOLUTION=640x360", "RESOLUTION=284x160"} {
+				if !strings.Contains(master, want) {
+					t.Errorf("master.m3u8 lacks %s:\n%s", want, master)
+				}
+			}
+		})
 	}
 }
