@@ -214,6 +214,19 @@ func (r *recorder) waitFor(t *testing.T, timeout time.Duration, what string, con
 	}
 }
 
+// closeSession closes s, checks that its goroutines are gone (back to before) and that rec never had overlapping
+// calls for one rung.
+func closeSession(t *testing.T, s *Session, rec *recorder, before int) {
+	t.Helper()
+	s.Close()
+	checkGoroutines(t, before)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.overlap {
+		t.Error("overlapping Output calls for one rung")
+	}
+}
+
 // goroutines waits for the number of goroutines to come back to at most n.
 func checkGoroutines(t *testing.T, n int) {
 	t.Helper()
@@ -268,14 +281,9 @@ func TestSessionStandard1080p30(t *testing.T) {
 		}
 		return true
 	})
-	s.Close()
-	checkGoroutines(t, before)
-
+	closeSession(t, s, rec, before)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.overlap {
-		t.Error("overlapping Output calls for one rung")
-	}
 	if len(rec.states) != 0 {
 		t.Errorf("unexpected state changes: %+v", rec.states)
 	}
@@ -709,14 +717,9 @@ func TestSessionAudioOnly(t *testing.T) {
 		v, a := rec.video[0], rec.apts[1]
 		return len(v) > 0 && v[len(v)-1].pts >= lastKey && len(a) > 0 && a[len(a)-1] >= lastKey
 	})
-	s.Close()
-	checkGoroutines(t, before)
-
+	closeSession(t, s, rec, before)
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	if rec.overlap {
-		t.Error("overlapping Output calls for one rung")
-	}
 	if tr, at := rec.tracks[1], rec.atracks[1]; len(tr) != 1 || tr[0].Codec != "" || tr[0].SPS != nil || len(at) != 1 || at[0] == nil ||
 		at[0].Codec != "mp4a.40.2" || at[0].Config.SampleRate != 48000 || at[0].Config.ChannelCount != 2 { //nolint:staticcheck
 		t.Fatalf("audio-only rung: Track calls with video %+v, audio %+v", tr, at)
