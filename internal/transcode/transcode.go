@@ -367,6 +367,9 @@ func (s *Session) supervise(p *proc) {
 		}
 		s.log.Error("ffmpeg exited: the channel plays its source rendition only until it is back", "err", err,
 			"restart_in", backoff)
+		// The next process's renditions are announced again (Output.Track), even with the same parameters: what it
+		// makes starts after a gap, so the packager starts them afresh on the source's timeline.
+		clear(s.tracks)
 		s.down.Store(true)
 		s.out.State(false, err)
 		for {

@@ -185,16 +185,20 @@ func TestTranscodeStandardLadder(t *testing.T) {
 	checkVideoVariants(t, vs, want)
 
 	// The renditions share their segments: the newest segment complete in all of them, fetched from each.
-	common, probes, dates := commonSegment(t, pb, vs)
-	for i, p := range probes {
-		if p.w != want[i].w || p.h != want[i].h || !p.audio || p.frames < 25 {
-			t.Errorf("%s segment %d decodes as %dx%d, %d frames, audio %v", want[i].name, common, p.w, p.h, p.frames, p.audio)
-		}
-		if !dates[i].Equal(dates[0]) || p.frames != probes[0].frames {
-			t.Errorf("segment %d: %s has date-time %v and %d frames, %s %v and %d", common, want[i].name, dates[i], p.frames,
-				want[0].name, dates[0], probes[0].frames)
+	shared := func(when string) {
+		t.Helper()
+		common, probes, dates := commonSegment(t, pb, vs)
+		for i, p := range probes {
+			if p.w != want[i].w || p.h != want[i].h || !p.audio || p.frames < 25 {
+				t.Errorf("%s: %s segment %d decodes as %dx%d, %d frames, audio %v", when, want[i].name, common, p.w, p.h, p.frames, p.audio)
+			}
+			if !dates[i].Equal(dates[0]) || p.frames != probes[0].frames {
+				t.Errorf("%s: segment %d: %s has date-time %v and %d frames, %s %v and %d", when, common, want[i].name, dates[i], p.frames,
+					want[0].name, dates[0], probes[0].frames)
+			}
 		}
 	}
+	shared("at first")
 
 	// aws:maximum-resolution SD: the ladder up to 480p.
 	if got := resolutions(multivariant(t, token(jwt.MapClaims{"aws:maximum-resolution": "SD"}), nil)); !slices.Equal(got, []string{"852x480", "640x360", "284x160"}) {
@@ -211,7 +215,8 @@ func TestTranscodeStandardLadder(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitVariants(t, pb, 1, 10*time.Second)
-	waitVariants(t, pb, 5, 30*time.Second)
+	vs = waitVariants(t, pb, 5, 30*time.Second)
+	shared("after ffmpeg's restart") // the same segment numbers and date-times: the rungs started afresh on the source's timeline
 	sess := sdk(c.GetStreamSession(ctx, &ivs.GetStreamSessionInput{ChannelArn: ch.Channel.Arn, StreamId: st.StreamId})).must(t, "GetStreamSession").StreamSession
 	var names []string
 	for _, e := range sess.TruncatedEvents {
