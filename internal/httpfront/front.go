@@ -44,6 +44,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -310,6 +311,7 @@ type conn struct {
 	state    atomic.Int32
 	deadline time.Time // the read deadline set last
 	handed   bool      // the connection went to Fallback
+	linger   bool      // the client may still be sending: lingerClose
 	res      response  // reused from one request to the next
 }
 
@@ -357,8 +359,12 @@ func (c *conn) serve() {
 			c.handoff()
 			return
 		}
+		if err == io.EOF && c.br.Buffered() > 0 {
+			c.readError(io.ErrUnexpectedEOF) // ended within a request line: 400, as net/http
+			return
+		}
 		if err != nil {
-			return // closed, timed out, or ended within a request line: nothing to answer
+			return // closed or timed out: nothing to answer
 		}
 		method, path, ok := requestLine(line)
 		if !ok || !c.s.Fast(method, path) {
@@ -388,11 +394,24 @@ func (c *conn) end() {
 		c.s.log().Error("httpfront: panic serving a request; its connection is closed", "remote", c.remote,
 			"panic", fmt.Sprint(v), "stack", string(buf))
 	}
+	if c.linger {
+		c.lingerClose()
+	}
 	if !c.handed {
 		c.rwc.Close()
 	}
 	c.cancel()
 	c.s.forget(c)
+}
+
+// lingerClose half-closes the connection and reads what the client still sends, for a while: closing a socket with
+// unread data resets the connection, and the client may then lose the response (net/http's closeWriteAndWait).
+func (c *conn) lingerClose() {
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	io.CopyN(io.Discard, c.rwc, 1<<20)
 }
 
 // handoff gives the connection, with what was read of it, to Fallback.
@@ -407,16 +426,18 @@ const errorHeaders = "\r\nContent-Type: text/plain; charset=utf-8\r\nConnection:
 
 // readError answers a request that could not be read, as net/http does, before the connection is closed.
 func (c *conn) readError(err error) {
-	var msg string
 	switch {
 	case c.lr.n <= 0:
-		msg = "431 Request Header Fields Too Large"
+		const msg = "431 Request Header Fields Too Large"
+		io.WriteString(c.rwc, "HTTP/1.1 "+msg+errorHeaders+msg)
+		c.linger = true
 	case isCommonNetReadError(err):
-		return
+	case strings.HasPrefix(err.Error(), "unsupported transfer encoding"): // http.ReadRequest's unexported error
+		io.WriteString(c.rwc, "HTTP/1.1 501 Not Implemented"+errorHeaders+"Unsupported transfer encoding")
 	default:
-		msg = "400 Bad Request"
+		const msg = "400 Bad Request"
+		io.WriteString(c.rwc, "HTTP/1.1 "+msg+errorHeaders+msg)
 	}
-	io.WriteString(c.rwc, "HTTP/1.1 "+msg+errorHeaders+msg)
 }
 
 // badRequest answers a request net/http's server would refuse after parsing it.

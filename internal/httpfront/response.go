@@ -228,7 +228,7 @@ func (w *response) appendHead(b []byte, p []byte, final bool) []byte {
 		switch _, err := io.CopyN(io.Discard, w.body, maxDrain+1); err {
 		case io.EOF, http.ErrBodyReadAfterClose:
 		case nil: // more than maxDrain left
-			w.closeAfter = true
+			w.closeAfter, w.c.linger = true, true
 			delete(hdr, "Connection")
 			extraConn = "close"
 		default:
