@@ -258,8 +258,8 @@ func TestKeepAlive(t *testing.T) {
 	}{
 		{"/v1/body?n=0", 0, 0, false},
 		{"/v1/body?n=10", 10, 10, false},
-		{"/v1/body?n=4096", 4096, 4096, false},           // held until the end: its length computed
-		{"/v1/body?n=4097", 4097, -1, true},              // more than is held: chunked
+		{"/v1/body?n=4096", 4096, 4096, false},            // held until the end: its length computed
+		{"/v1/body?n=4097", 4097, -1, true},               // more than is held: chunked
 		{"/v1/body?n=100000&cl=1", 100000, 100000, false}, // declared: head and body in one writev
 		{"/v1/body?n=3000&cl=1", 3000, 3000, false},
 		{"/v1/body?n=100000&flush=4", 100000, -1, true},
@@ -746,15 +746,15 @@ func benchFront(b *testing.B, size int, front bool) {
 // TestRequestLine: what the front takes from a request line.
 func TestRequestLine(t *testing.T) {
 	for line, want := range map[string]string{
-		"GET /v1/a?b=c HTTP/1.1\r\n": "GET /v1/a",
-		"HEAD /x HTTP/1.0\n":         "HEAD /x",
-		"BREW /x HTTP/1.1\r\n":       "BREW /x",
-		"GET /x HTTP/2.0\r\n":        "",
-		"GET * HTTP/1.1\r\n":         "",
+		"GET /v1/a?b=c HTTP/1.1\r\n":  "GET /v1/a",
+		"HEAD /x HTTP/1.0\n":          "HEAD /x",
+		"BREW /x HTTP/1.1\r\n":        "BREW /x",
+		"GET /x HTTP/2.0\r\n":         "",
+		"GET * HTTP/1.1\r\n":          "",
 		"GET http://h/x HTTP/1.1\r\n": "",
-		"GET /x  HTTP/1.1\r\n":       "",
-		"GET /x\r\n":                 "",
-		"\r\n":                       "",
+		"GET /x  HTTP/1.1\r\n":        "",
+		"GET /x\r\n":                  "",
+		"\r\n":                        "",
 	} {
 		m, p, ok := requestLine([]byte(line))
 		got := ""
