@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -96,6 +98,15 @@ func (h *testHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/short":
 		w.Header().Set("Content-Length", "10")
 		w.Write([]byte("short"))
+	case "/v1/headers": // set=Key:Value (as given, not canonicalised), then status, then body
+		for _, kv := range q["set"] {
+			k, v, _ := strings.Cut(kv, ":")
+			w.Header()[k] = append(w.Header()[k], v)
+		}
+		if s, _ := strconv.Atoi(q.Get("status")); s != 0 {
+			w.WriteHeader(s)
+		}
+		io.WriteString(w, q.Get("body"))
 	case "/v1/body-read":
 		b, _ := io.ReadAll(r.Body)
 		w.Write(b)
@@ -327,6 +338,47 @@ func TestNoBodyStatuses(t *testing.T) {
 	}
 }
 
+// TestHeadersAsNetHTTP: what a handler sets in its header comes out as net/http sends it (values cleaned, invalid
+// names dropped, framing headers decided the same way).
+func TestHeadersAsNetHTTP(t *testing.T) {
+	ts := start(t, nil)
+	ref := reference(t)
+	for _, q := range []string{
+		"set=Transfer-Encoding:gzip&body=hello",
+		"set=Transfer-Encoding:chunked&body=hello",
+		"set=Transfer-Encoding:identity&body=hello",
+		"set=Content-Length:5&set=Transfer-Encoding:chunked&body=abcde",
+		"set=Content-Length:5&set=Transfer-Encoding:identity&body=abcde",
+		"set=Connection:close&body=x",
+		"set=Connection:keep-alive&body=x",
+		// (an invalid Content-Length: net/http sends the body chunked, the front with its length; both drop the value)
+		"set=Content-Type:text/x&set=Content-Length:3&status=304",
+		"set=Content-Type:text/x&set=Content-Length:3&status=204",
+		"set=X-Evil:a%0D%0AInjected:%20b&body=x",
+		"set=Bad%20Name:v&body=x",
+		"set=X-Trim:%20%20padded%09&body=x",
+		"set=Date:custom&body=x",
+		"set=Content-Encoding:gzip&body=plain",
+		"set=X-Two:1&set=X-Two:2&status=201",
+		"status=599&body=x",
+		"status=404",
+	} {
+		raw := "GET /v1/headers?" + q + " HTTP/1.1\r\nHost: t\r\n\r\n"
+		if got, want := normalize(exchange(t, ts.addr, raw)), normalize(exchange(t, ref, raw)); got != want {
+			t.Errorf("%s:\nfront    %q\nnet/http %q", q, got, want)
+		}
+	}
+}
+
+// normalize sorts a response's header lines (net/http sorts them, the front does not) and drops X-Server.
+func normalize(resp string) string {
+	head, body, _ := strings.Cut(resp, "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	fields := slices.DeleteFunc(lines[1:], func(l string) bool { return strings.HasPrefix(l, "X-Server:") })
+	slices.Sort(fields)
+	return lines[0] + "\r\n" + strings.Join(fields, "\r\n") + "\r\n\r\n" + body
+}
+
 // TestFlush: a flushed part of a response reaches the client while the handler is still running.
 func TestFlush(t *testing.T) {
 	ts := start(t, nil)
@@ -408,7 +460,7 @@ func reference(t testing.TB) string {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", &testHandler{})
-	srv := &http.Server{Handler: mux, MaxHeaderBytes: 1024,
+	srv := &http.Server{Handler: mux, MaxHeaderBytes: 1024, ErrorLog: log.New(io.Discard, "", 0),
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context { return context.WithValue(ctx, viaKey{}, true) }}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ln) }()

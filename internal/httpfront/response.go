@@ -72,7 +72,8 @@ func (w *response) WriteHeader(code int) {
 		return // informational responses are not sent (see the package doc)
 	}
 	w.wroteHeader, w.status = true, code
-	if cl := w.header.Get("Content-Length"); cl != "" {
+	if v := w.header["Content-Length"]; len(v) > 0 && v[0] != "" {
+		cl := v[0]
 		if v, err := strconv.ParseInt(cl, 10, 64); err == nil && v >= 0 {
 			w.contentLength = v
 		} else {
@@ -197,87 +198,10 @@ func (w *response) send(p []byte, final bool) error {
 }
 
 // appendHead appends the status line and header fields, deciding the body's framing as net/http does
-// (chunkWriter.writeHeader): p is the first body data (for sniffing), final tells that the handler is done.
+// (chunkWriter.writeHeader): p is the first body data (for sniffing), final tells that the handler is done. The
+// handler's header map is read once and left as it is.
 func (w *response) appendHead(b []byte, p []byte, final bool) []byte {
-	code, hdr, req := w.status, w.header, w.req
-	te := headerGet(hdr, "Transfer-Encoding")
-	hasTE := te != ""
-	bodyOK := bodyAllowedForStatus(code)
-	var extraCL, extraConn, extraTE, extraType string
-	// a handler done before filling the buffer: its length is known (HEAD: unless it wrote nothing)
-	if final && !hasTE && bodyOK && !hasHeader(hdr, "Content-Length") && (!w.isHEAD || w.written > 0) {
-		w.contentLength = w.written
-		extraCL = strconv.FormatInt(w.written, 10)
-	}
-	keepAlives := !w.c.s.closing.Load()
-	hasCL := w.contentLength != -1
-	if w.wants10Keep && (w.isHEAD || hasCL || !bodyOK) {
-		if _, set := hdr["Connection"]; !set {
-			extraConn = "keep-alive"
-		}
-	} else if !req.ProtoAtLeast(1, 1) || w.wantsClose {
-		w.closeAfter = true
-	}
-	if headerGet(hdr, "Connection") == "close" || !keepAlives {
-		w.closeAfter = true
-	}
-	if w.cont != nil && !w.cont.eof {
-		w.closeAfter = true // the body may still be coming: do not read it as the next request
-	}
-	if req.ContentLength != 0 && !w.closeAfter {
-		switch _, err := io.CopyN(io.Discard, w.body, maxDrain+1); err {
-		case io.EOF, http.ErrBodyReadAfterClose:
-		case nil: // more than maxDrain left
-			w.closeAfter, w.c.linger = true, true
-			delete(hdr, "Connection")
-			extraConn = "close"
-		default:
-			w.closeAfter = true
-		}
-	}
-	if bodyOK {
-		_, haveType := hdr["Content-Type"]
-		if !haveType && !hasTE && headerGet(hdr, "Content-Encoding") == "" {
-			if sniff := w.sniffData(p); len(sniff) > 0 {
-				extraType = http.DetectContentType(sniff)
-			}
-		}
-	} else {
-		delete(hdr, "Content-Length")
-		delete(hdr, "Transfer-Encoding")
-		if code == http.StatusNotModified {
-			delete(hdr, "Content-Type")
-		}
-	}
-	if hasCL && hasTE && te != "identity" {
-		w.c.s.log().Warn("httpfront: both Transfer-Encoding and Content-Length set; Content-Length ignored", "path", req.URL.Path)
-		delete(hdr, "Content-Length")
-		hasCL, w.contentLength = false, -1
-	}
-	switch {
-	case w.isHEAD || !bodyOK || code == http.StatusNoContent, hasCL:
-		delete(hdr, "Transfer-Encoding")
-	case req.ProtoAtLeast(1, 1):
-		if hasTE && te == "identity" {
-			w.closeAfter = true
-			delete(hdr, "Transfer-Encoding")
-		} else {
-			w.chunked = true
-			extraTE = "chunked"
-			delete(hdr, "Transfer-Encoding")
-			delete(hdr, "Content-Length")
-		}
-	default: // HTTP/1.0 without a length: the body ends with the connection
-		w.closeAfter = true
-		delete(hdr, "Transfer-Encoding")
-	}
-	if w.closeAfter && (!keepAlives || !httpguts.HeaderValuesContainsToken(hdr["Connection"], "close")) {
-		delete(hdr, "Connection")
-		if req.ProtoAtLeast(1, 1) {
-			extraConn = "close"
-		}
-	}
-
+	code, req := w.status, w.req
 	if req.ProtoAtLeast(1, 1) {
 		b = append(b, "HTTP/1.1 "...)
 	} else {
@@ -292,12 +216,112 @@ func (w *response) appendHead(b []byte, p []byte, final bool) []byte {
 		b = strconv.AppendInt(b, int64(code), 10)
 	}
 	b = append(b, "\r\n"...)
-	for k, vv := range hdr {
+
+	// the fields that decide the framing are kept aside, the others written as they are
+	var cl, conn, ctype, te []string
+	var hasConn, hasType, hasCE, hasDate bool
+	for k, vv := range w.header {
+		switch k {
+		case "Content-Length":
+			cl = vv
+			continue
+		case "Transfer-Encoding":
+			te = vv
+			continue
+		case "Connection":
+			conn, hasConn = vv, true
+			continue
+		case "Content-Type":
+			ctype, hasType = vv, true
+			continue
+		case "Content-Encoding":
+			hasCE = len(vv) > 0 && vv[0] != ""
+		case "Date":
+			hasDate = true
+		}
 		if !httpguts.ValidHeaderFieldName(k) {
 			continue // as net/http: dropped, the handler has no way to hear of it
 		}
 		for _, v := range vv {
 			b = appendField(b, k, v)
+		}
+	}
+	te0 := ""
+	if len(te) > 0 {
+		te0 = te[0]
+	}
+	hasTE := te0 != ""
+	bodyOK := bodyAllowedForStatus(code)
+	keepCL, keepTE, keepType := len(cl) > 0 && bodyOK, false, bodyOK || code != http.StatusNotModified
+	var extraCL, extraConn, extraTE, extraType string
+	// a handler done before filling the buffer: its length is known (HEAD: unless it wrote nothing)
+	if final && !hasTE && bodyOK && cl == nil && (!w.isHEAD || w.written > 0) {
+		w.contentLength = w.written
+		extraCL = strconv.FormatInt(w.written, 10)
+	}
+	keepAlives := !w.c.s.closing.Load()
+	hasCL := w.contentLength != -1
+	if w.wants10Keep && (w.isHEAD || hasCL || !bodyOK) {
+		if !hasConn {
+			extraConn = "keep-alive"
+		}
+	} else if !req.ProtoAtLeast(1, 1) || w.wantsClose {
+		w.closeAfter = true
+	}
+	if (len(conn) > 0 && conn[0] == "close") || !keepAlives {
+		w.closeAfter = true
+	}
+	if w.cont != nil && !w.cont.eof {
+		w.closeAfter = true // the body may still be coming: do not read it as the next request
+	}
+	keepConn := true
+	if req.ContentLength != 0 && !w.closeAfter {
+		switch _, err := io.CopyN(io.Discard, w.body, maxDrain+1); err {
+		case io.EOF, http.ErrBodyReadAfterClose:
+		case nil: // more than maxDrain left
+			w.closeAfter, w.c.linger = true, true
+			keepConn, extraConn = false, "close"
+		default:
+			w.closeAfter = true
+		}
+	}
+	if bodyOK && !hasType && !hasTE && !hasCE {
+		if sniff := w.sniffData(p); len(sniff) > 0 {
+			extraType = http.DetectContentType(sniff)
+		}
+	}
+	if hasCL && hasTE && te0 != "identity" {
+		w.c.s.log().Warn("httpfront: both Transfer-Encoding and Content-Length set; Content-Length ignored", "path", req.URL.Path)
+		keepCL, hasCL, w.contentLength = false, false, -1
+	}
+	switch {
+	case w.isHEAD || !bodyOK || code == http.StatusNoContent, hasCL:
+	case req.ProtoAtLeast(1, 1):
+		if te0 == "identity" {
+			w.closeAfter = true
+		} else {
+			w.chunked, extraTE = true, "chunked"
+			keepTE, keepCL = hasTE && te0 != "chunked", false // a coding of the handler's own, then ours
+		}
+	default: // HTTP/1.0 without a length: the body ends with the connection
+		w.closeAfter = true
+	}
+	if w.closeAfter && (!keepAlives || !httpguts.HeaderValuesContainsToken(conn, "close")) {
+		keepConn = false
+		if req.ProtoAtLeast(1, 1) {
+			extraConn = "close"
+		}
+	}
+
+	for _, f := range [...]struct {
+		k    string
+		vv   []string
+		keep bool
+	}{{"Content-Length", cl, keepCL}, {"Transfer-Encoding", te, keepTE}, {"Connection", conn, keepConn}, {"Content-Type", ctype, keepType}} {
+		if f.keep {
+			for _, v := range f.vv {
+				b = appendField(b, f.k, v)
+			}
 		}
 	}
 	for _, f := range [...]struct{ k, v string }{{"Content-Type", extraType}, {"Connection", extraConn},
@@ -306,7 +330,7 @@ func (w *response) appendHead(b []byte, p []byte, final bool) []byte {
 			b = appendField(b, f.k, f.v)
 		}
 	}
-	if _, ok := hdr["Date"]; !ok {
+	if !hasDate {
 		b = append(b, "Date: "...)
 		b = w.c.s.appendDate(b, time.Now())
 		b = append(b, "\r\n"...)
@@ -326,7 +350,9 @@ func (w *response) sniffData(p []byte) []byte {
 func appendField(b []byte, k, v string) []byte {
 	b = append(b, k...)
 	b = append(b, ": "...)
-	v = strings.Trim(v, " \t\r\n")
+	if v != "" && (isSpace(v[0]) || isSpace(v[len(v)-1])) {
+		v = strings.Trim(v, " \t\r\n")
+	}
 	if strings.ContainsAny(v, "\r\n") {
 		for i := 0; i < len(v); i++ {
 			if c := v[i]; c == '\r' || c == '\n' {
@@ -341,18 +367,7 @@ func appendField(b []byte, k, v string) []byte {
 	return append(b, "\r\n"...)
 }
 
-// headerGet is Header.Get for a canonical key, without canonicalising it.
-func headerGet(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-func hasHeader(h http.Header, key string) bool {
-	_, ok := h[key]
-	return ok
-}
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 func bodyAllowedForStatus(status int) bool {
 	return !(status >= 100 && status <= 199) && status != http.StatusNoContent && status != http.StatusNotModified
