@@ -181,10 +181,10 @@ func (s *Server) checkDrained() {
 	}
 }
 
-// stop begins closing: no more connections, no more requests; it returns what Shutdown and Close act on.
-func (s *Server) stop() (ln net.Listener, conns []*conn, drained chan struct{}) {
+// stop begins closing: no more connections, no more requests, the listener closed; it returns what Shutdown and
+// Close act on.
+func (s *Server) stop() (conns []*conn, drained chan struct{}, err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closing.Store(true)
 	if s.drained == nil {
 		s.drained = make(chan struct{})
@@ -196,19 +196,20 @@ func (s *Server) stop() (ln net.Listener, conns []*conn, drained chan struct{}) 
 	if s.cancel != nil {
 		s.cancel() // blocked handlers return
 	}
-	return s.ln, conns, s.drained
-}
-
-// Shutdown stops accepting, cancels the requests' contexts, closes idle connections, and waits for the others to
-// end (after their current response) until ctx is done; it shuts Fallback down alongside.
-func (s *Server) Shutdown(ctx context.Context) error {
-	ln, conns, drained := s.stop()
-	var err error
+	ln := s.ln
+	s.mu.Unlock()
 	if ln != nil {
 		if cerr := ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 			err = fmt.Errorf("httpfront: close listener: %w", cerr)
 		}
 	}
+	return conns, s.drained, err
+}
+
+// Shutdown stops accepting, cancels the requests' contexts, closes idle connections, and waits for the others to
+// end (after their current response) until ctx is done; it shuts Fallback down alongside.
+func (s *Server) Shutdown(ctx context.Context) error {
+	conns, drained, err := s.stop()
 	for _, c := range conns {
 		if c.state.Load() == stateIdle {
 			c.rwc.SetReadDeadline(aLongTimeAgo) // its goroutine wakes, sees closing, and closes it
@@ -229,13 +230,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // Close stops accepting and closes every connection now, Fallback's too.
 func (s *Server) Close() error {
-	ln, conns, _ := s.stop()
-	var err error
-	if ln != nil {
-		if cerr := ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
-			err = fmt.Errorf("httpfront: close listener: %w", cerr)
-		}
-	}
+	conns, _, err := s.stop()
 	for _, c := range conns {
 		c.rwc.Close()
 	}
