@@ -31,6 +31,8 @@
 #   SKEW_MAX [25] RETRIES [2]  a fan-out run during whose window other processes used more than SKEW_MAX % of one
 #                  core is made again after a quiet wait, up to RETRIES times (listed under the table)
 #   NGINX_WORKERS [2]  OPENIVS_BIN [build ./cmd/openivs]  FLV [.cache/bench-720p30.flv]
+#   CHANNEL_TYPE [BASIC]  the openivs channel's type: BASIC plays the source rendition alone; STANDARD (IVS's default)
+#                and ADVANCED_* add openivs's ffmpeg transcoder (a child process: its CPU is counted under "other")
 #   PERF_N [""]  with perf installed: after the series, one more openivs run at this N (not in the table), with
 #                `perf record -g` of the server for 10 s in the middle of the window; the top of `perf report` is
 #                printed and kept in .cache/perf-playback-openivs-N.txt
@@ -58,6 +60,7 @@ SKEW_MAX=${SKEW_MAX:-25}
 RETRIES=${RETRIES:-2}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 OPENIVS_BIN=${OPENIVS_BIN:-}
+CHANNEL_TYPE=${CHANNEL_TYPE:-BASIC}
 FLV=${FLV:-.cache/bench-720p30.flv}
 PERF_N=${PERF_N:-}
 PERF_ON=0
@@ -186,7 +189,7 @@ start_openivs() {
 	PIDS=$TARGET_PID
 	wait_port "$http" openivs "$log"
 	wait_port "$rtmp" openivs "$log"
-	ch=$(aws ivs create-channel --endpoint-url "$API" --name bench --latency-mode "$latency" --container-format "$container" --output json) ||
+	ch=$(aws ivs create-channel --endpoint-url "$API" --name bench --type "$CHANNEL_TYPE" --latency-mode "$latency" --container-format "$container" --output json) ||
 		die "aws ivs create-channel failed"
 	read -r PLAYBACK_URL CHANNEL_ARN key < <(echo "$ch" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["channel"]["playbackUrl"], d["channel"]["arn"], d["streamKey"]["value"])')
 	PUBLISH_URL=rtmp://127.0.0.1:$rtmp/app/$key
@@ -428,7 +431,7 @@ phase_fanout() {
 
 # --- run -------------------------------------------------------------------
 note "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version | cut -d' ' -f3), $(nginx -v 2>&1 | cut -d' ' -f3), rtmp module $(dpkg-query -W -f '${Version}' libnginx-mod-rtmp 2>/dev/null || echo '?'), $(ffmpeg -version | head -1 | cut -d' ' -f1-3), $(/usr/bin/chromium --version 2>/dev/null)"
-note "openivs: $OPENIVS_BIN at $(git describe --always --dirty 2>/dev/null || echo '?'); phases: $PHASES"
+note "openivs: $OPENIVS_BIN at $(git describe --always --dirty 2>/dev/null || echo '?'); phases: $PHASES; channel type $CHANNEL_TYPE"
 note "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ph in $PHASES; do
 	case $ph in

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openivs/openivs/internal/httpfront"
 )
 
 // The fan-out benchmarks drive the playback front as hlsload's LL-HLS viewers do: each of k viewers makes a
@@ -28,6 +30,8 @@ import (
 //	http       a real net/http server on loopback, configured as internal/server's, with a minimal keep-alive client
 //	http-bare  the same server and client with a bare handler doing only the media work (the muxer's Wait,
 //	           SharedPlaylist and WaitPart, Content-Type and Content-Length): the baseline of the same run
+//	front      internal/httpfront in front of that net/http server, as internal/server serves plain HTTP
+//	front-bare the bare handler through internal/httpfront
 //
 // The fixture's parts are small (192x108: ≈6 KB, against ≈75-110 KB at 720p 3 Mbit/s), so the benchmarks weigh
 // per-request work, not byte copying. Compare variants of one run (ratios), not runs on a busy machine.
@@ -36,6 +40,8 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run(fmt.Sprintf("viewers=%d/handler", k), func(b *testing.B) { benchFanout(b, k, "handler") })
 		b.Run(fmt.Sprintf("viewers=%d/http", k), func(b *testing.B) { benchFanout(b, k, "http") })
 		b.Run(fmt.Sprintf("viewers=%d/http-bare", k), func(b *testing.B) { benchFanout(b, k, "http-bare") })
+		b.Run(fmt.Sprintf("viewers=%d/front", k), func(b *testing.B) { benchFanout(b, k, "front") })
+		b.Run(fmt.Sprintf("viewers=%d/front-bare", k), func(b *testing.B) { benchFanout(b, k, "front-bare") })
 	}
 }
 
@@ -64,7 +70,7 @@ func benchFanout(b *testing.B, k int, mode string) {
 	}
 
 	var handler http.Handler = s
-	if mode == "http-bare" {
+	if strings.HasSuffix(mode, "-bare") {
 		handler = bareHandler(rd)
 	}
 	newFetcher := func() fetcher { return &handlerFetcher{h: handler} }
@@ -78,9 +84,17 @@ func benchFanout(b *testing.B, k int, mode string) {
 			b.Fatal(err)
 		}
 		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10, ConnContext: ConnContext}
-		go srv.Serve(Listener(ln))
-		b.Cleanup(func() { srv.Close() })
+			IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+		if strings.HasPrefix(mode, "front") {
+			front := &httpfront.Server{Handler: handler, Fallback: srv, Fast: func(method, path string) bool {
+				return method == http.MethodGet && Owns(path)
+			}}
+			go front.Serve(ln)
+			b.Cleanup(func() { front.Close() })
+		} else {
+			go srv.Serve(ln)
+			b.Cleanup(func() { srv.Close() })
+		}
 		newFetcher = func() fetcher { return &connFetcher{addr: ln.Addr().String()} }
 	}
 

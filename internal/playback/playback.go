@@ -668,8 +668,9 @@ func Owns(path string) bool {
 	return strings.HasPrefix(path, "/api/video/v1/") || strings.HasPrefix(path, "/v1/playlist/") || strings.HasPrefix(path, "/v1/segment/")
 }
 
-// Header values of the playback responses, shared by all of them and never modified (net/http copies a handler's
-// header map before it adds to it): setting one costs no allocation, where Header.Set makes a slice.
+// Header values of the playback responses, shared by all of them and never modified (neither net/http nor
+// internal/httpfront changes a handler's header values): setting one costs no allocation, where Header.Set makes
+// a slice.
 var (
 	hvAny          = []string{"*"}
 	hvExposed      = []string{"Content-Length, Content-Type, Date"}
@@ -869,7 +870,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, ctype, cache []st
 	h["Content-Length"] = s.lengths.get(len(body))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		writeBody(w, r, body)
+		w.Write(body)
 	}
 }
 

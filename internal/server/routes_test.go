@@ -33,6 +33,33 @@ func TestPlaybackFirst(t *testing.T) {
 	}
 }
 
+// TestFrontRequest: httpfront serves playback's GET, HEAD and OPTIONS of clean, unescaped playback paths itself, and
+// only those: everything it serves playbackFirst would give to playback too.
+func TestFrontRequest(t *testing.T) {
+	for _, c := range []struct {
+		method, path string
+		front        bool
+	}{
+		{"GET", "/v1/playlist/tok/720p30.m3u8", true},
+		{"HEAD", "/v1/segment/tok/720p30/1.2.ts", true},
+		{"OPTIONS", "/api/video/v1/us-west-2.1.channel.x.m3u8", true},
+		{"POST", "/v1/playlist/tok/720p30.m3u8", false},
+		{"DELETE", "/v1/playlist/tok/720p30.m3u8", false},
+		{"GET", "/v1/playlist/tok/%3720p30.m3u8", false}, // escaped: net/http decides on the unescaped path
+		{"GET", "/v1/playlist/tok/./720p30.m3u8", false},
+		{"GET", "/v1/playlist//720p30.m3u8", false},
+		{"GET", "/healthz", false},
+		{"GET", "/", false},
+	} {
+		if got := frontRequest(c.method, c.path); got != c.front {
+			t.Errorf("%s %s: front %v, want %v", c.method, c.path, got, c.front)
+		}
+		if c.front && !playbackRequest(c.method, c.path) {
+			t.Errorf("%s %s: served by the front, but playbackFirst would not give it to playback", c.method, c.path)
+		}
+	}
+}
+
 // BenchmarkPlaybackRoute: routing one part request to a no-op playback handler, through the mux as all requests
 // were routed before, and through playbackFirst.
 func BenchmarkPlaybackRoute(b *testing.B) {

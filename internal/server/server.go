@@ -21,6 +21,7 @@ import (
 	"github.com/openivs/openivs/internal/awsapi/sigv4"
 	"github.com/openivs/openivs/internal/config"
 	"github.com/openivs/openivs/internal/events"
+	"github.com/openivs/openivs/internal/httpfront"
 	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/ivs"
 	"github.com/openivs/openivs/internal/live"
@@ -185,8 +186,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ConnContext:       playback.ConnContext, // with playback.Listener: one send per playback response
 	}
+	// The plain listener: playback's GETs (thousands a second per watched channel) through the lean front, every
+	// other request (and the rest of its connection) through srv.
+	front := &httpfront.Server{Fast: frontRequest, Handler: play, Fallback: srv, Log: log}
 	if cfg.HTTPSAddr != "" {
 		tln, err := net.Listen("tcp", cfg.HTTPSAddr)
 		if err != nil {
@@ -209,7 +212,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 		log.Info("https (HTTP/2) is listening", "https", tln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(playback.Listener(ln)) }()
+	go func() { errc <- front.Serve(ln) }()
 	log.Info("openivs is serving", "http", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"region", cfg.Region, "data_dir", cfg.DataDir)
 	if ready != nil {
@@ -224,7 +227,10 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := front.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("http connections still busy at the shutdown deadline are closed", "deadline", cfg.ShutdownTimeout)
+		front.Close()
+	} else if err != nil {
 		return fmt.Errorf("http shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -239,12 +245,29 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 // to its cleaned form), goes to mux.
 func playbackFirst(play, mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; playback.Owns(p) && !strings.Contains(p, "//") && !strings.Contains(p, "/.") && r.Method != http.MethodConnect {
+		if playbackRequest(r.Method, r.URL.Path) {
 			play.ServeHTTP(w, r)
 			return
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// playbackRequest tells whether playbackFirst gives a request to play: a clean playback path, any method but
+// CONNECT.
+func playbackRequest(method, path string) bool {
+	return playback.Owns(path) && !strings.Contains(path, "//") && !strings.Contains(path, "/.") && method != http.MethodConnect
+}
+
+// frontRequest tells whether httpfront serves a request with play itself, from its request line (the path as sent):
+// the requests playbackFirst would give to play, made with GET, HEAD or OPTIONS, on a path with nothing escaped
+// (so that it is the r.URL.Path playbackFirst would see).
+func frontRequest(method, rawPath string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return !strings.Contains(rawPath, "%") && playbackRequest(method, rawPath)
+	}
+	return false
 }
 
 // countryResolver finds playback viewers' countries as configured: a trusted header, a MaxMind database, both
