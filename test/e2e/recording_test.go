@@ -91,15 +91,22 @@ func (w *webhook) recordingEvents() []map[string]any {
 // waitRecordingEvent waits for a recording event with the status and returns its detail.
 func (w *webhook) waitRecordingEvent(t *testing.T, status string, d time.Duration) map[string]any {
 	t.Helper()
+	return w.waitStreamRecordingEvent(t, "", status, d)
+}
+
+// waitStreamRecordingEvent waits for a recording event with the status about a stream ("": any) and returns its
+// detail.
+func (w *webhook) waitStreamRecordingEvent(t *testing.T, streamID, status string, d time.Duration) map[string]any {
+	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
 		for _, e := range w.recordingEvents() {
-			if e["recording_status"] == status {
+			if e["recording_status"] == status && (streamID == "" || e["stream_id"] == streamID) {
 				return e
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %q recording event after %v; got %v", status, d, w.recordingEvents())
+			t.Fatalf("no %q recording event for stream %q after %v; got %v", status, streamID, d, w.recordingEvents())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -720,28 +727,11 @@ func TestRecordingTranscodedLadder(t *testing.T) {
 					ContainerFormat: container})
 			p := publishSize(t, "rtmp://"+s.RTMP+"/app/"+key, "852x480")
 			streamID := aws.ToString(waitLive(t, c, ch.Arn, 20*time.Second).StreamId)
-			start := hook.waitRecordingEvent(t, "Recording Start", 20*time.Second)
-			for start["stream_id"] != streamID { // the TS run's events come first
-				time.Sleep(100 * time.Millisecond)
-				for _, e := range hook.recordingEvents() {
-					if e["stream_id"] == streamID && e["recording_status"] == "Recording Start" {
-						start = e
-					}
-				}
-			}
-			prefix := start["recording_s3_key_prefix"].(string)
+			prefix := hook.waitStreamRecordingEvent(t, streamID, "Recording Start", 20*time.Second)["recording_s3_key_prefix"].(string)
 			waitVariants(t, aws.ToString(ch.PlaybackUrl), 3, 30*time.Second) // the ladder is up
 			time.Sleep(12 * time.Second)
 			p.stop()
-			deadline := time.Now().Add(30 * time.Second)
-			for !slices.ContainsFunc(hook.recordingEvents(), func(e map[string]any) bool {
-				return e["stream_id"] == streamID && e["recording_status"] == "Recording End"
-			}) {
-				if time.Now().After(deadline) {
-					t.Fatalf("no Recording End for %s: %v", streamID, hook.recordingEvents())
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			hook.waitStreamRecordingEvent(t, streamID, "Recording End", 30*time.Second)
 			fmp4 := container == types.ContainerFormatFragmentedMP4
 			names := []string{"480p30", "360p30", "160p30"}
 			sizes := [][2]int{{852, 480}, {640, 360}, {284, 160}}
