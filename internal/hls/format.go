@@ -54,6 +54,7 @@ type partInput struct {
 type format interface {
 	// initSection is the fMP4 initialisation section; nil for TS.
 	initSection() []byte
+	// encode returns the part's bytes, valid until the next call (the muxer copies them to its store).
 	encode(p *partInput) ([]byte, error)
 	ext() string
 }
@@ -308,7 +309,7 @@ func (f *tsFormat) encode(p *partInput) ([]byte, error) {
 			ci++
 		}
 	}
-	return bytes.Clone(f.out.Bytes()), nil
+	return f.out.Bytes(), nil
 }
 
 // encodeAudio writes an audio-only part: its audio in runs, each cue before the audio at or after its time.
@@ -330,7 +331,7 @@ func (f *tsFormat) encodeAudio(p *partInput) ([]byte, error) {
 	if err := f.writeAudio(p.audio[ai:]); err != nil {
 		return nil, err
 	}
-	return bytes.Clone(f.out.Bytes()), nil
+	return f.out.Bytes(), nil
 }
 
 func (f *tsFormat) audioTime(s *audioSample) time.Duration {

@@ -96,11 +96,13 @@ const (
 	retiredKept       = 3                      // segments kept fetchable after they leave the playlist
 )
 
-// Part is a partial segment: immutable once published.
+// Part is a partial segment: immutable once published. Data may be outside the Go heap (see store.go): a reader
+// that uses it after the part has left the window holds it first (Hold).
 type Part struct {
 	Duration    time.Duration
 	Independent bool // starts with a keyframe
 	Data        []byte
+	seg         *Segment
 }
 
 // Segment is a media segment; its bytes are its parts' bytes in order.
@@ -115,6 +117,10 @@ type Segment struct {
 	Tags     []string // playlist lines written before it (EXT-X-DATERANGE, CUE-OUT/IN)
 	// Bitrate of the segment's media in bits per second (complete segments).
 	Bitrate int64
+
+	st    *store // where its parts are (kept reachable while the segment is)
+	off   uint64 // the store's position of its first byte
+	holds holds
 }
 
 // ErrClosed is returned to waiters when the stream has ended.
@@ -130,6 +136,8 @@ type Muxer struct {
 	changed  chan struct{} // closed and replaced when a part is published or the stream ends
 	segments []*Segment    // the playlist's window, oldest first; the last may be open
 	retired  []*Segment
+	gone     []*Segment // segments no longer served whose media is not released yet (held, or behind a held one)
+	st       *store
 	// the latest segment boundaries decided (a keyframe's timestamps on the input timeline, and the MSN of the
 	// segment it starts), for the renditions that follow this one (Config.Follow)
 	boundaries [16]boundary
@@ -204,7 +212,7 @@ func New(cfg Config) (*Muxer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Muxer{cfg: cfg, changed: make(chan struct{})}
+	m := &Muxer{cfg: cfg, changed: make(chan struct{}), st: newStore()}
 	m.decided.Store(math.MinInt64)
 	video := &cfg.Video
 	if cfg.AudioOnly {
@@ -445,8 +453,11 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 	if err != nil {
 		return err
 	}
-	p := &Part{Duration: end - m.partStart, Independent: m.cfg.AudioOnly || m.partVideo[0].key, Data: data}
+	independent := m.cfg.AudioOnly || m.partVideo[0].key
 	m.partVideo = nil
+	off := m.st.head // the writer's alone: no lock
+	buf := m.st.alloc(len(data))
+	copy(buf, data)
 
 	var tags []string
 	start := m.wall0.Add(m.partStart).UTC()
@@ -459,11 +470,12 @@ func (m *Muxer) flushPart(end time.Duration, last bool) error {
 	}
 	m.mu.Lock()
 	if newSeg {
-		m.open = &Segment{MSN: m.nextMSN, StartDTS: m.partStart, Start: start, Tags: tags}
+		m.open = &Segment{MSN: m.nextMSN, StartDTS: m.partStart, Start: start, Tags: tags, st: m.st, off: off}
 		m.nextMSN++
 		m.segments = append(m.segments, m.open)
 	}
 	seg := m.open
+	p := &Part{Duration: end - m.partStart, Independent: independent, Data: buf, seg: seg}
 	seg.Parts = append(seg.Parts, p)
 	m.newest.Store(&newestPart{msn: seg.MSN, i: len(seg.Parts) - 1, part: p})
 	seg.Size += len(data)
@@ -513,8 +525,32 @@ func (m *Muxer) trim() {
 	m.retired = append(m.retired, m.segments[:drop]...)
 	m.segments = append([]*Segment(nil), m.segments[drop:]...)
 	if n := len(m.retired) - retiredKept; n > 0 {
+		m.gone = append(m.gone, m.retired[:n]...)
 		m.retired = append([]*Segment(nil), m.retired[n:]...)
 	}
+	m.release()
+}
+
+// release gives back the media of the segments no longer served, oldest first, up to the first one a reader
+// holds; m.mu held, from the writer's goroutine.
+func (m *Muxer) release() {
+	n := 0
+	for n < len(m.gone) && m.gone[n].free() {
+		n++
+	}
+	m.gone = append(m.gone[:0:0], m.gone[n:]...)
+	var to uint64
+	switch {
+	case len(m.gone) > 0:
+		to = m.gone[0].off
+	case len(m.retired) > 0:
+		to = m.retired[0].off
+	case len(m.segments) > 0:
+		to = m.segments[0].off
+	default:
+		return
+	}
+	m.st.release(to)
 }
 
 // broadcast publishes a change of the playlist to readers and wakes the waiters; m.mu held.
@@ -789,7 +825,12 @@ func (m *Muxer) StreamSegment(ctx context.Context, msn uint64, write func([]byte
 		default:
 			return err
 		}
-		if err := write(p.Data); err != nil {
+		if !p.Hold() {
+			return ErrGone
+		}
+		err = write(p.Data)
+		p.Release()
+		if err != nil {
 			return err
 		}
 	}

@@ -1064,10 +1064,11 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 			s.streamSegment(w, r, rd, msn, ctype)
 			return
 		}
-		if !ok {
+		if !ok || !seg.Hold() {
 			writeError(w, http.StatusNotFound, "not_found", "no such segment (it may have left the live window)")
 			return
 		}
+		defer seg.Release()
 		h := w.Header()
 		h["Content-Type"] = ctype
 		h["Cache-Control"] = hvMediaCache
@@ -1101,10 +1102,11 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 	case errors.Is(err, hls.ErrTooFar):
 		writeError(w, http.StatusBadRequest, "bad_request", "the part is too far beyond the live edge")
 		return
-	case err != nil:
+	case err != nil || !p.Hold():
 		writeError(w, http.StatusNotFound, "not_found", "no such part")
 		return
 	}
+	defer p.Release()
 	s.write(w, r, ctype, hvMediaCache, p.Data)
 }
 

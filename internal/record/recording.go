@@ -214,9 +214,12 @@ func (rec *recording) Segment(i int, seg *hls.Segment) {
 		rec.cut(t)
 		t.disc = true
 	}
+	if !seg.Hold() { // cannot happen to a segment just completed; its media would be gone
+		return
+	}
 	t.lastMSN, t.haveMSN = seg.MSN, true
 	t.total += seg.Duration
-	t.pending = append(t.pending, seg)
+	t.pending = append(t.pending, seg) // held until cut
 	t.pendingDur += seg.Duration
 	if t.pendingDur >= rec.r.cfg.SegmentTarget {
 		rec.cut(t)
@@ -243,7 +246,8 @@ func (rec *recording) cut(t *track) {
 		fs.ranges = append(fs.ranges, byteRange{off: off, n: int64(len(body)) - off, dur: s.Duration})
 		fs.dur += s.Duration
 	}
-	t.pending, t.pendingDur, t.disc = nil, 0, false
+	t.release()
+	t.pendingDur, t.disc = 0, false
 	if fs.dur > 0 {
 		t.peak = max(t.peak, int64(len(body))*8*int64(time.Second)/int64(fs.dur))
 	}
@@ -251,6 +255,14 @@ func (rec *recording) cut(t *track) {
 	dir := "media/hls/" + t.name + "/"
 	rec.enqueue(&job{key: dir + fs.name, ctype: contentType(rec.ext), body: body})
 	rec.enqueuePlaylists(t, false)
+}
+
+// release lets go of the track's pending live segments (their media may be given back); rec.mu held.
+func (t *track) release() {
+	for _, s := range t.pending {
+		s.Release()
+	}
+	t.pending = nil
 }
 
 func segmentNumber(t *track) int { return len(t.segs) }
@@ -475,7 +487,7 @@ func (rec *recording) failLocked(cause error) {
 	}
 	rec.jobs = nil
 	for _, t := range rec.tracks {
-		t.pending = nil
+		t.release()
 	}
 	ev := rec.event(rec.streamIDs[len(rec.streamIDs)-1])
 	if !rec.startSent {

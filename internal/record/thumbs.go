@@ -42,14 +42,15 @@ func (rec *recording) thumbnail(seg *hls.Segment) {
 		}
 		parts, d, size = append(parts, p), d+p.Duration, size+len(p.Data)
 	}
+	// copied now: the live segment's media is given back once it leaves the window, and the job may wait
+	in := make([]byte, 0, size)
+	in = append(in, input...)
+	for _, p := range parts {
+		in = append(in, p.Data...)
+	}
 	ffmpeg, w, h, fmp4 := rec.r.cfg.FFmpeg, rec.thumbW, rec.thumbH, rec.fmp4
 	rec.enqueue(&job{key: keys[0], keys: keys[1:], ctype: "image/jpeg", size: int64(size),
 		make: func(ctx context.Context) ([]byte, error) {
-			in := make([]byte, 0, size)
-			in = append(in, input...)
-			for _, p := range parts {
-				in = append(in, p.Data...)
-			}
 			return cutThumbnail(ctx, ffmpeg, in, fmp4, w, h)
 		}})
 }
