@@ -13,6 +13,6 @@ type ring struct {
 
 func newRing(uint64) (*ring, error) { return nil, errors.New("no media ring on this system") }
 
-func (r *ring) punch(uint64) error        { return nil }
-func (r *ring) reset() error              { return nil }
+func (r *ring) punch(uint64) error         { return nil }
+func (r *ring) reset() error               { return nil }
 func (r *ring) allocated() (uint64, error) { return 0, nil }
