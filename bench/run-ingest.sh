@@ -21,7 +21,10 @@
 #              recordings are checked (recording-ended.json, seconds and segments recorded against seconds
 #              published, thumbnails) and deleted. Thumbnails come every 60 s, the first in the ramp: use DUR=60s
 #              for a window with one per channel.
-#   nginx-hls  nginx + libnginx-mod-rtmp (Debian), application app { live on; hls on; hls_fragment 1s; }
+#   nginx-hls  nginx + libnginx-mod-rtmp (Debian), application app { live on; hls on; hls_fragment 1s; }: its
+#              playlists keep hls_playlist_length's default 30 s. Its fragments are files (in the page cache): their
+#              bytes are sampled with the RSS (ingestload -files-dir) and reported as "files MB".
+#   nginx-hls8 the same with hls_playlist_length 8s: the window of openivs's LOW latency playlists (8 s)
 #   nginx      the same with hls off (relay only: parses and holds the streams, packages nothing)
 #   nginx runs in the foreground (daemon off) with a master and worker_processes 1, the way nginx-rtmp's live
 #   applications must run; its CPU and RSS are those of the master and its children (worker, cache manager).
@@ -39,6 +42,7 @@
 #   CHANNEL_TYPE [BASIC]  type of openivs's channels: BASIC delivers the source only (ingest, packaging,
 #                  recording: what this script measures); STANDARD and ADVANCED_* are transcoded into a ladder by
 #                  ffmpeg (since a600a2c; bench/transcode measures that)
+#   OPENIVS_BIN []  an openivs binary to measure instead of building ./cmd/openivs (a baseline, another commit)
 #   ACK_CHECK [1]  first, publish 5 streams to each target for 20 s asking for an RTMP acknowledgement every
 #                  2,500,000 bytes (what the gortmplib client asks for; ingestload asks for none by default,
 #                  like OBS and ffmpeg); rows labelled TARGET-ack2.5MB
@@ -151,7 +155,11 @@ if [[ ! -s $FLV ]]; then
 fi
 mkdir -p "$BIN"
 go build -o "$BIN/ingestload" ./bench/ingestload || die "building bench/ingestload"
-if [[ " $TARGETS " == *" openivs"* ]]; then
+OPENIVS=$BIN/openivs
+if [[ -n ${OPENIVS_BIN:-} ]]; then
+	OPENIVS=$OPENIVS_BIN
+	[[ -x $OPENIVS ]] || die "OPENIVS_BIN=$OPENIVS_BIN is not an executable"
+elif [[ " $TARGETS " == *" openivs"* ]]; then
 	go build -o "$BIN/openivs" ./cmd/openivs || die "building ./cmd/openivs"
 fi
 if [[ " $TARGETS " == *" openivs-rec "* ]]; then
@@ -209,7 +217,7 @@ start_openivs() {
 		create=(-recording-bucket "$S3_BUCKET")
 	fi
 	http=$(free_port) RTMP_PORT=$(free_port) rtmps=$(free_port) srt=$(free_port)
-	"$BIN/openivs" serve --data-dir "$data" --http-addr "127.0.0.1:$http" --rtmp-addr "127.0.0.1:$RTMP_PORT" \
+	"$OPENIVS" serve --data-dir "$data" --http-addr "127.0.0.1:$http" --rtmp-addr "127.0.0.1:$RTMP_PORT" \
 		--rtmps-addr "127.0.0.1:$rtmps" --srt-addr "127.0.0.1:$srt" --rtmp-allow-insecure --quota-channels "$((MAXN > 1000 ? MAXN : 1000))" --quota-concurrent-streams 0 \
 		"${rec[@]}" >>"$log" 2>&1 &
 	TARGET_PID=$!
@@ -274,9 +282,9 @@ PY
 	rm -rf "${S3_DIR:?}/$S3_BUCKET/ivs"
 }
 
-# start_nginx on|off: sets TARGET_PID, RTMP_PORT, PIDS (master and its children)
+# start_nginx on|off [PLAYLIST_LENGTH]: sets TARGET_PID, RTMP_PORT, PIDS (master and its children)
 start_nginx() {
-	local hls=$1 dir=$WORK/nginx-$1 worker
+	local hls=$1 length=${2:-} dir=$WORK/nginx-$1${2:-} worker
 	rm -rf "$dir"
 	mkdir -p "$dir/hls" "$dir/logs"
 	chmod 777 "$dir/hls" "$dir/logs"
@@ -296,7 +304,8 @@ rtmp {
             live on;
             hls $hls;
             hls_path $dir/hls;
-            hls_fragment 1s;
+            hls_fragment 1s;${length:+
+            hls_playlist_length $length;}
         }
     }
 }
@@ -334,7 +343,8 @@ run_once() {
 		keys=(-keys-file "$OPENIVS_KEYS_REC")
 		aux=(-aux-pid "$S3_PID")
 		;;
-	nginx-hls) start_nginx on; keys=(-keys "nginx-") ;;
+	nginx-hls) start_nginx on; keys=(-keys "nginx-" -files-dir "$WORK/nginx-on/hls") ;;
+	nginx-hls8) start_nginx on 8s; keys=(-keys "nginx-" -files-dir "$WORK/nginx-on8s/hls") ;;
 	nginx) start_nginx off; keys=(-keys "nginx-") ;;
 	*) die "unknown target $target" ;;
 	esac
@@ -356,8 +366,10 @@ run_once() {
 		tail -n +"$((logstart + 1))" "$WORK/$target.log" | grep -E 'level=(WARN|ERROR)' | grep -oE 'msg=("[^"]*"|[^ ]*)' |
 			sort | uniq -c | sort -rn | head -5 >&2 || true
 	fi
-	if [[ $target == nginx-hls ]]; then
-		note "nginx-hls: $(find "$WORK/nginx-on/hls" -name '*.m3u8' | wc -l) playlists, $(find "$WORK/nginx-on/hls" -name '*.ts' | wc -l) .ts fragments on disk"
+	if [[ $target == nginx-hls* ]]; then
+		local hdir=$WORK/nginx-on
+		[[ $target == nginx-hls8 ]] && hdir=$WORK/nginx-on8s
+		note "$target: $(find "$hdir/hls" -name '*.m3u8' | wc -l) playlists, $(find "$hdir/hls" -name '*.ts' | wc -l) .ts fragments on disk"
 	fi
 	if ! kill -0 "$TARGET_PID" 2>/dev/null; then
 		note "!!! $target died during the run"
@@ -418,17 +430,19 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 skewed = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 skew_max = float(sys.argv[3])
 print()
-print("| target | N | streams held | late frames | streams behind | max backlog s | server CPU % of one core | server RSS MB | CPU % per stream | RSS MB per stream | ingestload CPU % | other CPU % | load average start → end |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+print("| target | N | streams held | late frames | streams behind | max backlog s | server CPU % of one core | server RSS MB | of it shmem MB | files MB | CPU % per stream | RSS MB per stream | RSS + files MB per stream | ingestload CPU % | other CPU % | load average start → end |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 best = {}
 for r in rows:
     n = r["n"]
     held = f'{r["held"]}' if r["held"] == n else f'**{r["held"]}**'
     per_cpu = r["target_cpu_pct"] / n
     per_rss = (r["target_rss_mb"] - r["target_rss_idle_mb"]) / n
+    per_mem = per_rss + r.get("files_mb", 0) / n
     died = " (died)" if r["target_died"] else ""
     print(f'| {r["label"]}{died} | {n} | {held} | {r["late_frames"]} | {r["behind_streams"]} | {r["max_backlog_s"]:.2f} '
-          f'| {r["target_cpu_pct"]:.1f} | {r["target_rss_mb"]:.1f} | {per_cpu:.2f} | {per_rss:.2f} '
+          f'| {r["target_cpu_pct"]:.1f} | {r["target_rss_mb"]:.1f} | {r.get("target_shmem_mb", 0):.1f} | {r.get("files_mb", 0):.1f} '
+          f'| {per_cpu:.2f} | {per_rss:.2f} | {per_mem:.2f} '
           f'| {r["load_cpu_pct"]:.1f} | {r["other_cpu_pct"]:.1f} | {r.get("loadavg_start", "?")} → {r.get("loadavg_end", "?")} |')
     if r["held"] == n and not r["target_died"]:
         b = best.get(r["label"])
@@ -442,15 +456,17 @@ for label in sorted({r["label"] for r in rows}):
     if label not in best:
         print(f'- {label}: held no N')
 by = {(r["label"], r["n"]): r for r in rows}
-for ref in ("nginx-hls", "nginx"):
+for ref in ("nginx-hls", "nginx-hls8", "nginx"):
     common = [n for (l, n) in by if l == "openivs" and (ref, n) in by and by[("openivs", n)]["held"] == n and by[(ref, n)]["held"] == n]
     if common:
         n = max(common)
         o, g = by[("openivs", n)], by[(ref, n)]
         cpu = o["target_cpu_pct"] / g["target_cpu_pct"] if g["target_cpu_pct"] else float("nan")
         og, gg = o["target_rss_mb"] - o["target_rss_idle_mb"], g["target_rss_mb"] - g["target_rss_idle_mb"]
+        om, gm = og + o.get("files_mb", 0), gg + g.get("files_mb", 0)
         print(f'- openivs / {ref} at N={n}: CPU {cpu:.2f}x, RSS {o["target_rss_mb"] / g["target_rss_mb"]:.2f}x '
-              f'(per-stream RSS above idle {og / gg if gg > 0 else float("nan"):.2f}x)')
+              f'(per-stream RSS above idle {og / gg if gg > 0 else float("nan"):.2f}x; '
+              f'with the files of its window {om / gm if gm > 0 else float("nan"):.2f}x: {om / n:.2f} against {gm / n:.2f} MB per stream)')
 for n in sorted({n for (l, n) in by if l == "openivs-rec" and ("openivs", n) in by}):
     o, c = by[("openivs", n)], by[("openivs-rec", n)]
     held = "" if o["held"] == n and c["held"] == n else f' (**not all held**: {o["held"]} and {c["held"]} of {n})'
@@ -474,7 +490,9 @@ for r in rows:
         print(f'- **WARNING: other processes used {r["other_cpu_pct"]:.0f}% of one core during {r["label"]} N={r["n"]}**')
 print("- CPU % = % of ONE core over the measuring window (200 = both cores of this machine); ingestload shares the cores.")
 print("  A server's CPU includes the children it reaped in the window (openivs's ffmpeg thumbnails); versitygw's is apart.")
-print("- RSS per stream = (average RSS in the window - RSS before the first publisher) / N.")
+print("- RSS per stream = (average RSS in the window - RSS before the first publisher) / N. shmem: the part of the RSS in")
+print("  shared memory (openivs's media rings). files: what nginx-rtmp's fragments and playlists hold (page cache), sampled")
+print("  with the RSS; RSS + files per stream adds them: the memory each keeps its window in.")
 print("- late frames: written more than the threshold after their due time; streams behind: the server had more than the")
 print("  threshold of a stream's media unread (socket queues) at some 500 ms sample. Held = connected, never failed, neither.")
 EOF

@@ -23,9 +23,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -34,6 +36,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bluenviron/gortmplib"
@@ -54,6 +57,7 @@ type options struct {
 	flvPath      string
 	targetPIDs   []int
 	auxPIDs      []int
+	filesDir     string
 	late         time.Duration
 	connTimeout  time.Duration
 	writeTimeout time.Duration
@@ -83,6 +87,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.flvPath, "flv", ".cache/bench-720p30.flv", "input: an FLV file with H.264 video and AAC audio")
 	fs.StringVar(&pids, "target-pid", "", "server process(es) to measure, comma-separated (CPU and RSS are summed; CPU includes the children each has waited for, e.g. short-lived helpers)")
 	fs.StringVar(&auxPIDs, "aux-pid", "", "processes the target depends on (e.g. the S3 server it records to), comma-separated: measured like -target-pid but reported apart, and not counted as other processes")
+	fs.StringVar(&o.filesDir, "files-dir", "", "a directory where the target keeps media in files (nginx-rtmp's hls_path): the bytes its files hold are sampled with RSS, "+
+		"since that media lives in memory too (the page cache) and is what the target's viewers are served from")
 	fs.DurationVar(&o.late, "late", 500*time.Millisecond, "a frame written later than this after its due time is late; a backlog longer than this is a stream behind")
 	fs.DurationVar(&o.connTimeout, "connect-timeout", 10*time.Second, "RTMP handshake, connect and publish timeout")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "a write blocked this long fails the stream")
@@ -375,37 +381,40 @@ func publish(ctx context.Context, s *stream, u *url.URL, m *media, start, stop, 
 
 // result is what a run prints; JSON field names are the script's interface.
 type result struct {
-	Label          string   `json:"label"`
-	N              int      `json:"n"`
-	Held           int      `json:"held"`
-	ConnectFailed  int      `json:"connect_failed"`
-	Disconnected   int      `json:"disconnected"`
-	LateStreams    int      `json:"late_streams"`
-	LateFrames     int64    `json:"late_frames"`
-	LateWindow     int64    `json:"late_frames_window"`
-	SchedLate      int64    `json:"sched_late_frames"`
-	BehindStreams  int      `json:"behind_streams"`
-	MaxLagMS       float64  `json:"max_lag_ms"`
-	MaxBacklogS    float64  `json:"max_backlog_s"`
-	Frames         int64    `json:"frames"`
-	InputKbps      float64  `json:"input_kbps"`
-	WindowS        float64  `json:"window_s"`
-	RampS          float64  `json:"ramp_s"`
-	LateMS         float64  `json:"late_threshold_ms"`
-	TargetCPU      float64  `json:"target_cpu_pct"`          // % of one core, the children it waited for included
-	TargetChildCPU float64  `json:"target_children_cpu_pct"` // of it, the children's
-	TargetRSSMB    float64  `json:"target_rss_mb"`           // average over the window
-	TargetRSSMaxMB float64  `json:"target_rss_max_mb"`
-	TargetIdleMB   float64  `json:"target_rss_idle_mb"` // before the first publisher connected
-	TargetDied     bool     `json:"target_died"`
-	AuxCPU         float64  `json:"aux_cpu_pct,omitempty"` // -aux-pid: % of one core
-	AuxRSSMB       float64  `json:"aux_rss_mb,omitempty"`  // average over the window
-	SelfCPU        float64  `json:"load_cpu_pct"`          // % of one core
-	OtherCPU       float64  `json:"other_cpu_pct"`         // % of one core: everything else on the machine
-	Cores          int      `json:"cores"`
-	LoadAvgStart   string   `json:"loadavg_start"` // /proc/loadavg at the window's edges
-	LoadAvgEnd     string   `json:"loadavg_end"`
-	Errors         []string `json:"errors,omitempty"`
+	Label          string  `json:"label"`
+	N              int     `json:"n"`
+	Held           int     `json:"held"`
+	ConnectFailed  int     `json:"connect_failed"`
+	Disconnected   int     `json:"disconnected"`
+	LateStreams    int     `json:"late_streams"`
+	LateFrames     int64   `json:"late_frames"`
+	LateWindow     int64   `json:"late_frames_window"`
+	SchedLate      int64   `json:"sched_late_frames"`
+	BehindStreams  int     `json:"behind_streams"`
+	MaxLagMS       float64 `json:"max_lag_ms"`
+	MaxBacklogS    float64 `json:"max_backlog_s"`
+	Frames         int64   `json:"frames"`
+	InputKbps      float64 `json:"input_kbps"`
+	WindowS        float64 `json:"window_s"`
+	RampS          float64 `json:"ramp_s"`
+	LateMS         float64 `json:"late_threshold_ms"`
+	TargetCPU      float64 `json:"target_cpu_pct"`          // % of one core, the children it waited for included
+	TargetChildCPU float64 `json:"target_children_cpu_pct"` // of it, the children's
+	TargetRSSMB    float64 `json:"target_rss_mb"`           // average over the window
+	TargetRSSMaxMB float64 `json:"target_rss_max_mb"`
+	TargetIdleMB   float64 `json:"target_rss_idle_mb"` // before the first publisher connected
+	TargetDied     bool    `json:"target_died"`
+	AuxCPU         float64 `json:"aux_cpu_pct,omitempty"` // -aux-pid: % of one core
+	AuxRSSMB       float64 `json:"aux_rss_mb,omitempty"`  // average over the window
+	// the target's RSS in shared memory (RssShmem: openivs's media rings), and the bytes of -files-dir
+	TargetShmemMB float64  `json:"target_shmem_mb"`
+	FilesMB       float64  `json:"files_mb,omitempty"`
+	SelfCPU       float64  `json:"load_cpu_pct"`  // % of one core
+	OtherCPU      float64  `json:"other_cpu_pct"` // % of one core: everything else on the machine
+	Cores         int      `json:"cores"`
+	LoadAvgStart  string   `json:"loadavg_start"` // /proc/loadavg at the window's edges
+	LoadAvgEnd    string   `json:"loadavg_end"`
+	Errors        []string `json:"errors,omitempty"`
 }
 
 func measure(o options, m *media, urls []*url.URL, port int) result {
@@ -434,7 +443,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 	var busy0, busy1, self0, self1 time.Duration
 	var at0, at1 time.Time
 	var load0, load1 string
-	var rssSum, rssMax, auxRSSSum int64
+	var rssSum, rssMax, auxRSSSum, shmemSum, filesSum int64
 	var rssN int
 	died := false
 	sample := func() {
@@ -464,6 +473,10 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 				rssSum += v
 				rssMax = max(rssMax, v)
 				auxRSSSum += targetRSS(o.auxPIDs)
+				shmemSum += targetShmem(o.targetPIDs)
+				if o.filesDir != "" {
+					filesSum += dirBytes(o.filesDir)
+				}
 				rssN++
 			}
 		}
@@ -500,6 +513,8 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 		r.TargetRSSMB = float64(rssSum) / float64(rssN) / (1 << 20)
 		r.TargetRSSMaxMB = float64(rssMax) / (1 << 20)
 		r.AuxRSSMB = float64(auxRSSSum) / float64(rssN) / (1 << 20)
+		r.TargetShmemMB = float64(shmemSum) / float64(rssN) / (1 << 20)
+		r.FilesMB = float64(filesSum) / float64(rssN) / (1 << 20)
 	}
 	r.TargetIdleMB = float64(idleRSS) / (1 << 20)
 	errCount := map[string]int{}
@@ -571,6 +586,34 @@ func targetRSS(pids []int) int64 {
 		v, _ := procstat.RSS(p)
 		t += v
 	}
+	return t
+}
+
+func targetShmem(pids []int) int64 {
+	var t int64
+	for _, p := range pids {
+		v, _ := procstat.Status(p, "RssShmem")
+		t += v
+	}
+	return t
+}
+
+// dirBytes is what the regular files under dir hold (allocated blocks).
+func dirBytes(dir string) int64 {
+	var t int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				t += st.Blocks * 512
+			} else {
+				t += info.Size()
+			}
+		}
+		return nil
+	})
 	return t
 }
 
