@@ -9,70 +9,116 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
-// TestRingIsContiguousAcrossItsEnd: bytes written across the end of the file read back whole, the two mappings are
-// the same memory, and punched pages are given back.
-func TestRingIsContiguousAcrossItsEnd(t *testing.T) {
-	r, err := newRing(16 * pageSize)
-	if err != nil {
-		t.Fatal(err) // Linux: memfd and mmap are expected to work here
+// TestStoreFillsChunksInOrderAndReusesThem: parts are cut from mapped chunks (not the heap), a chunk too short for
+// the next part is followed by a new one, released chunks go to the pool and the next rendition reuses them.
+func TestStoreFillsChunksInOrderAndReusesThem(t *testing.T) {
+	st := newStore()
+	const part = 20 << 10 // 4 parts: 80 KiB → 128 KiB chunks
+	var parts [][]byte
+	for i := range 13 {
+		b := st.alloc(part)
+		for j := range b {
+			b[j] = byte(i)
+		}
+		parts = append(parts, b)
 	}
-	st := &store{r: r}
-	a := st.alloc(int(10 * pageSize))
-	for i := range a {
-		a[i] = byte(i)
+	l := st.chunks.list
+	if len(l) != 3 || len(l[0].c.mem) != 128<<10 {
+		t.Fatalf("13 parts of 20 KiB in %d chunks of %d bytes, want 3 of 128 KiB", len(l), len(l[0].c.mem))
 	}
-	if got, _ := r.allocated(); got < 10*pageSize {
-		t.Fatalf("file holds %d bytes after writing %d", got, 10*pageSize)
+	for i, b := range parts {
+		if !inChunk(l[i/6].c, b) {
+			t.Fatalf("part %d is not in chunk %d", i, i/6)
+		}
+		if b[0] != byte(i) || b[len(b)-1] != byte(i) {
+			t.Fatalf("part %d was overwritten", i)
+		}
 	}
-	st.release(10 * pageSize)
-	if got, _ := r.allocated(); got != 0 {
-		t.Fatalf("file holds %d bytes after releasing all", got)
+	first := l[0].c
+	st.release(6 * part) // the first chunk's six parts
+	if len(st.chunks.list) != 2 || st.chunks.list[0].c == first {
+		t.Fatal("a released chunk was kept")
 	}
-	b := st.alloc(int(9*pageSize) + 100) // from 10 pages to past the end: wraps
-	if !inRing(r, b) {
-		t.Fatal("a part that fits was put on the heap")
+	second := st.chunks.list[0].c
+	st.release(st.head) // everything: the chunk being filled stays
+	if len(st.chunks.list) != 1 {
+		t.Fatalf("%d chunks kept after releasing all, want the one being filled", len(st.chunks.list))
 	}
-	want := make([]byte, len(b))
-	for i := range b {
-		b[i] = byte(i * 7)
-		want[i] = byte(i * 7)
+	if !slices.Contains(pool.free[17-minChunkShift], first) {
+		t.Fatal("the released chunk is not in the pool")
 	}
-	if !bytes.Equal(b, want) {
-		t.Fatal("bytes across the ring's end read back differently")
+	other := newStore()
+	if b := other.alloc(part); !inChunk(second, b) { // the pool hands out the chunk returned last
+		t.Error("the next rendition did not reuse the chunk given back")
 	}
-	// the part's tail, past the end of the first mapping, is the file's start, seen through the first mapping
-	tail := 3*pageSize + 100
-	if !bytes.Equal(r.mem[:tail], want[len(want)-int(tail):]) {
-		t.Fatal("the second mapping is not the same memory as the first")
-	}
-	// the ring is full up to the pages not given back: the next part goes to the heap
-	c := st.alloc(int(7 * pageSize))
-	if inRing(r, c) {
-		t.Fatal("a part overwrote media not released")
-	}
-	st.release(st.head)
-	if got, _ := r.allocated(); got > pageSize {
-		t.Fatalf("file holds %d bytes after releasing all (a partial page at most)", got)
-	}
-	if c := st.alloc(int(pageSize)); !inRing(r, c) {
-		t.Fatal("the ring is not used again after its media was released")
+	// a part larger than the largest chunk goes to the heap
+	if big := st.alloc(5 << 20); slices.ContainsFunc(st.chunks.list, func(u usedChunk) bool { return inChunk(u.c, big) }) {
+		t.Error("a 5 MiB part was put in a chunk")
 	}
 }
 
-func inRing(r *ring, b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	p, lo, hi := &b[0], &r.mem[0], &r.mem[len(r.mem)-1]
-	return uintptrOf(p) >= uintptrOf(lo) && uintptrOf(p) <= uintptrOf(hi)
+func inChunk(c *chunk, b []byte) bool {
+	return len(b) > 0 && addr(&b[0]) >= addr(&c.mem[0]) && addr(&b[0]) <= addr(&c.mem[len(c.mem)-1])
 }
 
-func uintptrOf(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }
+func addr(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }
 
-// TestMuxerGivesBackMediaThatLeftTheWindow: the ring holds the window and the retired segments, not the stream;
-// a held segment keeps its bytes until released, and a hold that comes after the release fails.
+// TestPoolGivesBackItsSurplus: past the reserve, free chunks lose their pages (not resident) and are handed out
+// after the warm ones.
+func TestPoolGivesBackItsSurplus(t *testing.T) {
+	const shift = maxChunkShift // 4 MiB
+	var cs []*chunk
+	for range poolReserve>>shift + 4 {
+		c := getChunk(shift)
+		if c == nil {
+			t.Fatal("no chunk")
+		}
+		for i := 0; i < len(c.mem); i += 4096 {
+			c.mem[i] = 1
+		}
+		cs = append(cs, c)
+	}
+	putChunks(cs)
+	var cold, warm int
+	for _, c := range cs {
+		r := residentPages(t, c.mem)
+		switch {
+		case c.cold && r == 0:
+			cold++
+		case !c.cold && r == len(c.mem)/4096:
+			warm++
+		default:
+			t.Errorf("chunk cold=%v with %d of %d pages resident", c.cold, r, len(c.mem)/4096)
+		}
+	}
+	if cold < 4 || warm == 0 {
+		t.Errorf("%d cold and %d warm chunks of %d, want the surplus over the %d MiB reserve cold", cold, warm, len(cs), poolReserve>>20)
+	}
+	if c := getChunk(shift); c.cold || residentPages(t, c.mem) == 0 {
+		t.Error("the pool handed out a cold chunk while it had warm ones")
+	} else {
+		putChunks([]*chunk{c})
+	}
+}
+
+func residentPages(t *testing.T, mem []byte) int {
+	vec := make([]byte, (len(mem)+4095)/4096)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&mem[0])), uintptr(len(mem)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
+}
+
+// TestMuxerGivesBackMediaThatLeftTheWindow: the rendition's chunks hold the window and the retired segments, not
+// the stream; a held segment keeps its bytes until released, and a hold that comes after the release fails.
 func TestMuxerGivesBackMediaThatLeftTheWindow(t *testing.T) {
 	frames, v, a := fixture(t)
 	for _, container := range []string{ContainerTS, ContainerFMP4} {
@@ -98,27 +144,16 @@ func TestMuxerGivesBackMediaThatLeftTheWindow(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.st.r == nil {
-				t.Fatal("no ring: media on the heap")
-			}
 			feed(t, m, frames, 10, nil) // 42 s of 1 s segments
-			m.mu.Lock()
-			var kept int
-			for _, s := range slices.Concat(m.segments, m.retired) {
-				kept += s.Size
+			if len(m.st.chunks.list) == 0 {
+				t.Fatal("no chunks: media on the heap")
 			}
-			m.mu.Unlock()
-			got, err := m.st.r.allocated()
-			if err != nil {
-				t.Fatal(err)
-			}
-			// held: segment 2 and everything after it stays
 			var fromHeld int
 			for _, s := range all[2:] {
 				fromHeld += s.Size
 			}
-			if got < uint64(fromHeld) {
-				t.Fatalf("the ring holds %d bytes, less than the %d from the held segment on", got, fromHeld)
+			if got := m.st.resident(); got < fromHeld {
+				t.Fatalf("the rendition's chunks hold %d bytes, less than the %d from the held segment on", got, fromHeld)
 			}
 			var piece []byte
 			for _, p := range held.Parts {
@@ -137,34 +172,28 @@ func TestMuxerGivesBackMediaThatLeftTheWindow(t *testing.T) {
 			held.Release()
 			feedFrom(t, m, frames, 10, 2) // 8 more segments: trims release what was held
 			m.mu.Lock()
-			kept = 0
+			kept := 0
 			for _, s := range slices.Concat(m.segments, m.retired) {
 				kept += s.Size
 			}
-			open := 0
-			if m.open != nil {
-				open = m.open.Size
-			}
 			m.mu.Unlock()
-			if got, err = m.st.r.allocated(); err != nil {
-				t.Fatal(err)
-			}
-			total := written
-			// what the file holds: the served segments, the open one, at most a page more on each side
-			if got < uint64(kept) || got > uint64(kept+open)+2*pageSize {
-				t.Errorf("the ring holds %d bytes; the window and retired segments %d, the open segment %d (%d written)",
-					got, kept, open, total)
+			chunk := len(m.st.chunks.list[0].c.mem)
+			// what the chunks hold: the served segments, and at most the unused ends of a chunk before and after
+			if got := m.st.resident(); got < kept || got > kept+2*chunk {
+				t.Errorf("the rendition's chunks hold %d bytes; the window and retired segments %d (chunks of %d; %d written)",
+					got, kept, chunk, written)
 			}
 			if held.Hold() {
 				t.Error("the segment released after its hold ended can be held again")
 			}
-			t.Logf("%s: %d bytes written, %d in the ring (window and retired %d, open %d)", container, total, got, kept, open)
+			t.Logf("%s: %d bytes written, %d in %d chunks of %d (window and retired %d)", container, written,
+				m.st.resident(), len(m.st.chunks.list), chunk, kept)
 		})
 	}
 }
 
-// TestMuxerRingIsReused: a muxer no longer referenced gives its ring back, emptied, for the next rendition.
-func TestMuxerRingIsReused(t *testing.T) {
+// TestMuxerChunksAreReused: the chunks of a muxer no longer referenced go back to the pool.
+func TestMuxerChunksAreReused(t *testing.T) {
 	frames, v, a := fixture(t)
 	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a})
 	if err != nil {
@@ -172,41 +201,37 @@ func TestMuxerRingIsReused(t *testing.T) {
 	}
 	feed(t, m, frames, 1, nil)
 	m.Close()
-	r := m.st.r
-	if r == nil {
-		t.Fatal("no ring")
+	var mine []*chunk
+	for _, u := range m.st.chunks.list {
+		mine = append(mine, u.c)
 	}
-	if got, _ := r.allocated(); got == 0 {
-		t.Fatal("the ring holds nothing after a stream")
+	if len(mine) == 0 {
+		t.Fatal("no chunks")
 	}
 	m = nil
 	deadline := time.Now().Add(10 * time.Second)
-	for !ringFree(r) {
+	for !pooled(mine) {
 		if time.Now().After(deadline) {
-			t.Fatal("the ring of an unreachable muxer was not given back")
+			t.Fatal("the chunks of an unreachable muxer were not given back")
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got, _ := r.allocated(); got != 0 {
-		t.Errorf("a ring given back still holds %d bytes", got)
-	}
-	rings.Lock()
-	free := slices.Clone(rings.free)
-	rings.Unlock()
-	m2, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(free, m2.st.r) {
-		t.Error("the next muxer made a new ring instead of reusing the free one")
-	}
 }
 
-func ringFree(r *ring) bool {
-	rings.Lock()
-	defer rings.Unlock()
-	return slices.Contains(rings.free, r)
+func pooled(cs []*chunk) bool {
+	pool.Lock()
+	defer pool.Unlock()
+	for _, c := range cs {
+		found := false
+		for _, list := range pool.free {
+			found = found || slices.Contains(list, c)
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // feedFrom writes the fixture loops times after the first from loops (feed's timeline, continued).
