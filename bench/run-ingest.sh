@@ -87,6 +87,35 @@ stop_target() {
 	fi
 	wait "$TARGET_PID" 2>/dev/null || true
 	TARGET_PID=""
+	if [[ -n $CG ]]; then
+		rmdir "$CG" 2>/dev/null || true
+		CG=""
+	fi
+}
+
+# Memory cgroups. When this script may make a memory cgroup under its own (v1, or v2 mounted at /sys/fs/cgroup),
+# each target runs in one of its own, and ingestload samples what the kernel charges to it: anonymous memory,
+# shared memory, the page cache of the files it writes (nginx-rtmp's fragments) and kernel memory, the same
+# account for every target. CG_ROOT is empty otherwise (the column is then left out).
+CG_ROOT="" CG=""
+cg_line=$(grep -m1 -E '^[0-9]+:memory:' /proc/self/cgroup || true)
+if [[ -n $cg_line && -d /sys/fs/cgroup/memory${cg_line#*:memory:} ]]; then
+	CG_ROOT=/sys/fs/cgroup/memory${cg_line#*:memory:}
+elif [[ -f /sys/fs/cgroup/cgroup.controllers ]] && grep -q '^0::' /proc/self/cgroup; then
+	CG_ROOT=/sys/fs/cgroup$(grep -m1 '^0::' /proc/self/cgroup | cut -d: -f3)
+fi
+if [[ -n $CG_ROOT ]] && ! { mkdir "$CG_ROOT/openivs-bench-probe-$$" 2>/dev/null && rmdir "$CG_ROOT/openivs-bench-probe-$$"; }; then
+	CG_ROOT=""
+fi
+# cg_enter LABEL: moves the target's processes ($PIDS) into a new memory cgroup, sets CG.
+cg_enter() {
+	[[ -n $CG_ROOT ]] || return 0
+	CG=$CG_ROOT/openivs-bench-$$-$1
+	mkdir -p "$CG" || { CG=""; return 0; }
+	local p
+	for p in ${PIDS//,/ }; do
+		echo "$p" >"$CG/cgroup.procs" 2>/dev/null || note "could not move $p into $CG"
+	done
 }
 cleanup() {
 	local rc=$?
@@ -348,11 +377,12 @@ run_once() {
 	nginx) start_nginx off; keys=(-keys "nginx-") ;;
 	*) die "unknown target $target" ;;
 	esac
+	cg_enter "$label-$n"
 	sleep 1
 	log=$WORK/$label-$n.txt
 	note "$label N=$n (ramp $ramp, settle $SETTLE, measured $dur${extra[*]:+, ${extra[*]}})"
 	"$BIN/ingestload" -url-template "rtmp://127.0.0.1:$RTMP_PORT/app/%s" "${keys[@]}" -n "$n" -d "$dur" \
-		-ramp "$ramp" -settle "$SETTLE" -late "$LATE" -flv "$FLV" -target-pid "$PIDS" "${aux[@]}" -label "$label" -json \
+		-ramp "$ramp" -settle "$SETTLE" -late "$LATE" -flv "$FLV" -target-pid "$PIDS" "${aux[@]}" -label "$label" -json ${CG:+-cgroup "$CG"} \
 		"${extra[@]}" >"$RUN_OUT" 2>"$log" || rc=$?
 	sed 's/^/   /' "$log" >&2
 	if [[ $target == openivs* && $rc != 0 ]]; then
@@ -430,8 +460,8 @@ rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 skewed = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 skew_max = float(sys.argv[3])
 print()
-print("| target | N | streams held | late frames | streams behind | max backlog s | server CPU % of one core | server RSS MB | of it shmem MB | files MB | CPU % per stream | RSS MB per stream | RSS + files MB per stream | ingestload CPU % | other CPU % | load average start → end |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+print("| target | N | streams held | late frames | streams behind | max backlog s | server CPU % of one core | server RSS MB | files MB | cgroup MB | CPU % per stream | RSS MB per stream | RSS + files MB per stream | cgroup MB per stream | ingestload CPU % | other CPU % | load average start → end |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 best = {}
 for r in rows:
     n = r["n"]
@@ -439,10 +469,13 @@ for r in rows:
     per_cpu = r["target_cpu_pct"] / n
     per_rss = (r["target_rss_mb"] - r["target_rss_idle_mb"]) / n
     per_mem = per_rss + r.get("files_mb", 0) / n
+    cg = r.get("cgroup_mb", 0)
+    per_cg = f'{(cg - r.get("cgroup_idle_mb", 0)) / n:.2f}' if cg else "—"
+    cg = f'{cg:.1f}' if cg else "—"
     died = " (died)" if r["target_died"] else ""
     print(f'| {r["label"]}{died} | {n} | {held} | {r["late_frames"]} | {r["behind_streams"]} | {r["max_backlog_s"]:.2f} '
-          f'| {r["target_cpu_pct"]:.1f} | {r["target_rss_mb"]:.1f} | {r.get("target_shmem_mb", 0):.1f} | {r.get("files_mb", 0):.1f} '
-          f'| {per_cpu:.2f} | {per_rss:.2f} | {per_mem:.2f} '
+          f'| {r["target_cpu_pct"]:.1f} | {r["target_rss_mb"]:.1f} | {r.get("files_mb", 0):.1f} | {cg} '
+          f'| {per_cpu:.2f} | {per_rss:.2f} | {per_mem:.2f} | {per_cg} '
           f'| {r["load_cpu_pct"]:.1f} | {r["other_cpu_pct"]:.1f} | {r.get("loadavg_start", "?")} → {r.get("loadavg_end", "?")} |')
     if r["held"] == n and not r["target_died"]:
         b = best.get(r["label"])
@@ -467,6 +500,9 @@ for ref in ("nginx-hls", "nginx-hls8", "nginx"):
         print(f'- openivs / {ref} at N={n}: CPU {cpu:.2f}x, RSS {o["target_rss_mb"] / g["target_rss_mb"]:.2f}x '
               f'(per-stream RSS above idle {og / gg if gg > 0 else float("nan"):.2f}x; '
               f'with the files of its window {om / gm if gm > 0 else float("nan"):.2f}x: {om / n:.2f} against {gm / n:.2f} MB per stream)')
+        if o.get("cgroup_mb") and g.get("cgroup_mb"):
+            oc, gc = (o["cgroup_mb"] - o["cgroup_idle_mb"]) / n, (g["cgroup_mb"] - g["cgroup_idle_mb"]) / n
+            print(f'  memory charged to its cgroup above idle: {oc:.2f} against {gc:.2f} MB per stream ({oc / gc if gc > 0 else float("nan"):.2f}x)')
 for n in sorted({n for (l, n) in by if l == "openivs-rec" and ("openivs", n) in by}):
     o, c = by[("openivs", n)], by[("openivs-rec", n)]
     held = "" if o["held"] == n and c["held"] == n else f' (**not all held**: {o["held"]} and {c["held"]} of {n})'
@@ -490,9 +526,10 @@ for r in rows:
         print(f'- **WARNING: other processes used {r["other_cpu_pct"]:.0f}% of one core during {r["label"]} N={r["n"]}**')
 print("- CPU % = % of ONE core over the measuring window (200 = both cores of this machine); ingestload shares the cores.")
 print("  A server's CPU includes the children it reaped in the window (openivs's ffmpeg thumbnails); versitygw's is apart.")
-print("- RSS per stream = (average RSS in the window - RSS before the first publisher) / N. shmem: the part of the RSS in")
-print("  shared memory (openivs's media rings). files: what nginx-rtmp's fragments and playlists hold (page cache), sampled")
-print("  with the RSS; RSS + files per stream adds them: the memory each keeps its window in.")
+print("- RSS per stream = (average RSS in the window - RSS before the first publisher) / N. files: what nginx-rtmp's")
+print("  fragments and playlists hold (page cache), sampled with the RSS; RSS + files per stream adds them: the memory each keeps its window in. cgroup: what the kernel")
+print("  charges to the target's own memory cgroup (anonymous and shared memory, page cache of its files, kernel memory);")
+print("  per stream = (average in the window - before the first publisher) / N.")
 print("- late frames: written more than the threshold after their due time; streams behind: the server had more than the")
 print("  threshold of a stream's media unread (socket queues) at some 500 ms sample. Held = connected, never failed, neither.")
 EOF

@@ -58,6 +58,7 @@ type options struct {
 	targetPIDs   []int
 	auxPIDs      []int
 	filesDir     string
+	cgroup       string
 	late         time.Duration
 	connTimeout  time.Duration
 	writeTimeout time.Duration
@@ -89,6 +90,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&auxPIDs, "aux-pid", "", "processes the target depends on (e.g. the S3 server it records to), comma-separated: measured like -target-pid but reported apart, and not counted as other processes")
 	fs.StringVar(&o.filesDir, "files-dir", "", "a directory where the target keeps media in files (nginx-rtmp's hls_path): the bytes its files hold are sampled with RSS, "+
 		"since that media lives in memory too (the page cache) and is what the target's viewers are served from")
+	fs.StringVar(&o.cgroup, "cgroup", "", "the memory cgroup directory the target runs in alone: the memory the kernel charges to it (usage_in_bytes, or memory.current "+
+		"with cgroup v2: its anonymous memory, page cache and kernel memory) is sampled with RSS, before the first publisher and in the window")
 	fs.DurationVar(&o.late, "late", 500*time.Millisecond, "a frame written later than this after its due time is late; a backlog longer than this is a stream behind")
 	fs.DurationVar(&o.connTimeout, "connect-timeout", 10*time.Second, "RTMP handshake, connect and publish timeout")
 	fs.DurationVar(&o.writeTimeout, "write-timeout", 10*time.Second, "a write blocked this long fails the stream")
@@ -406,15 +409,17 @@ type result struct {
 	TargetDied     bool    `json:"target_died"`
 	AuxCPU         float64 `json:"aux_cpu_pct,omitempty"` // -aux-pid: % of one core
 	AuxRSSMB       float64 `json:"aux_rss_mb,omitempty"`  // average over the window
-	// the target's RSS in shared memory (RssShmem: openivs's media rings), and the bytes of -files-dir
-	TargetShmemMB float64  `json:"target_shmem_mb"`
-	FilesMB       float64  `json:"files_mb,omitempty"`
-	SelfCPU       float64  `json:"load_cpu_pct"`  // % of one core
-	OtherCPU      float64  `json:"other_cpu_pct"` // % of one core: everything else on the machine
-	Cores         int      `json:"cores"`
-	LoadAvgStart  string   `json:"loadavg_start"` // /proc/loadavg at the window's edges
-	LoadAvgEnd    string   `json:"loadavg_end"`
-	Errors        []string `json:"errors,omitempty"`
+	// the bytes of -files-dir
+	// what the kernel charges to -cgroup, in the window and before the first publisher
+	CgroupMB     float64  `json:"cgroup_mb,omitempty"`
+	CgroupIdleMB float64  `json:"cgroup_idle_mb,omitempty"`
+	FilesMB      float64  `json:"files_mb,omitempty"`
+	SelfCPU      float64  `json:"load_cpu_pct"`  // % of one core
+	OtherCPU     float64  `json:"other_cpu_pct"` // % of one core: everything else on the machine
+	Cores        int      `json:"cores"`
+	LoadAvgStart string   `json:"loadavg_start"` // /proc/loadavg at the window's edges
+	LoadAvgEnd   string   `json:"loadavg_end"`
+	Errors       []string `json:"errors,omitempty"`
 }
 
 func measure(o options, m *media, urls []*url.URL, port int) result {
@@ -425,6 +430,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 		streams[i] = &stream{}
 	}
 	idleRSS := targetRSS(o.targetPIDs)
+	idleCgroup := cgroupBytes(o.cgroup)
 	t0 := time.Now().Add(100 * time.Millisecond)
 	winStart := t0.Add(o.ramp + o.settle)
 	stop := winStart.Add(o.dur)
@@ -443,7 +449,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 	var busy0, busy1, self0, self1 time.Duration
 	var at0, at1 time.Time
 	var load0, load1 string
-	var rssSum, rssMax, auxRSSSum, shmemSum, filesSum int64
+	var rssSum, rssMax, auxRSSSum, filesSum, cgSum int64
 	var rssN int
 	died := false
 	sample := func() {
@@ -473,7 +479,7 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 				rssSum += v
 				rssMax = max(rssMax, v)
 				auxRSSSum += targetRSS(o.auxPIDs)
-				shmemSum += targetShmem(o.targetPIDs)
+				cgSum += cgroupBytes(o.cgroup)
 				if o.filesDir != "" {
 					filesSum += dirBytes(o.filesDir)
 				}
@@ -513,10 +519,11 @@ func measure(o options, m *media, urls []*url.URL, port int) result {
 		r.TargetRSSMB = float64(rssSum) / float64(rssN) / (1 << 20)
 		r.TargetRSSMaxMB = float64(rssMax) / (1 << 20)
 		r.AuxRSSMB = float64(auxRSSSum) / float64(rssN) / (1 << 20)
-		r.TargetShmemMB = float64(shmemSum) / float64(rssN) / (1 << 20)
 		r.FilesMB = float64(filesSum) / float64(rssN) / (1 << 20)
+		r.CgroupMB = float64(cgSum) / float64(rssN) / (1 << 20)
 	}
 	r.TargetIdleMB = float64(idleRSS) / (1 << 20)
+	r.CgroupIdleMB = float64(idleCgroup) / (1 << 20)
 	errCount := map[string]int{}
 	for _, s := range streams {
 		r.Frames += s.frames
@@ -589,13 +596,18 @@ func targetRSS(pids []int) int64 {
 	return t
 }
 
-func targetShmem(pids []int) int64 {
-	var t int64
-	for _, p := range pids {
-		v, _ := procstat.Status(p, "RssShmem")
-		t += v
+// cgroupBytes is the memory charged to a cgroup (v1 memory.usage_in_bytes or v2 memory.current); 0 without one.
+func cgroupBytes(dir string) int64 {
+	if dir == "" {
+		return 0
 	}
-	return t
+	for _, f := range []string{"memory.current", "memory.usage_in_bytes"} {
+		if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+			v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+			return v
+		}
+	}
+	return 0
 }
 
 // dirBytes is what the regular files under dir hold (allocated blocks).

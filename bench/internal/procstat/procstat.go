@@ -43,16 +43,13 @@ func CPUTimes(pid int) (self, children time.Duration, ok bool) {
 }
 
 // RSS returns a process's resident set size in bytes (VmRSS).
-func RSS(pid int) (int64, bool) { return Status(pid, "VmRSS") }
-
-// Status returns a size field of /proc/<pid>/status in bytes ("VmRSS", "RssAnon", "RssShmem", ...).
-func Status(pid int, field string) (int64, bool) {
+func RSS(pid int) (int64, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return 0, false
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
 			f := strings.Fields(v)
 			if len(f) == 0 {
 				return 0, false
