@@ -501,7 +501,7 @@ for ref in ("nginx-hls", "nginx-hls8", "nginx"):
               f'(per-stream RSS above idle {og / gg if gg > 0 else float("nan"):.2f}x; '
               f'with the files of its window {om / gm if gm > 0 else float("nan"):.2f}x: {om / n:.2f} against {gm / n:.2f} MB per stream)')
         if o.get("cgroup_mb") and g.get("cgroup_mb"):
-            oc, gc = (o["cgroup_mb"] - o["cgroup_idle_mb"]) / n, (g["cgroup_mb"] - g["cgroup_idle_mb"]) / n
+            oc, gc = (o["cgroup_mb"] - o.get("cgroup_idle_mb", 0)) / n, (g["cgroup_mb"] - g.get("cgroup_idle_mb", 0)) / n
             print(f'  memory charged to its cgroup above idle: {oc:.2f} against {gc:.2f} MB per stream ({oc / gc if gc > 0 else float("nan"):.2f}x)')
 for n in sorted({n for (l, n) in by if l == "openivs-rec" and ("openivs", n) in by}):
     o, c = by[("openivs", n)], by[("openivs-rec", n)]
