@@ -69,9 +69,16 @@ func fixtureFile(t testing.TB, path string) (frames []frame, v VideoTrack, a *Au
 // feed writes the fixture loops times, shifting each loop by its duration, and returns the stream's length.
 func feed(t testing.TB, m *Muxer, frames []frame, loops int, each func(i int)) {
 	t.Helper()
+	feedFrom(t, m, frames, 0, loops, each)
+}
+
+// feedFrom writes the fixture loops times after the first from loops (feed's timeline, continued); each is called
+// after every frame with its index in this call.
+func feedFrom(t testing.TB, m *Muxer, frames []frame, from, loops int, each func(i int)) {
+	t.Helper()
 	const loopDur = 4200 * time.Millisecond
 	i := 0
-	for l := 0; l < loops; l++ {
+	for l := from; l < from+loops; l++ {
 		off := time.Duration(l) * loopDur
 		for _, f := range frames {
 			if f.video {

@@ -170,7 +170,7 @@ func TestMuxerGivesBackMediaThatLeftTheWindow(t *testing.T) {
 			}
 
 			held.Release()
-			feedFrom(t, m, frames, 10, 2) // 8 more segments: trims release what was held
+			feedFrom(t, m, frames, 10, 2, nil) // 8 more segments: trims release what was held
 			m.mu.Lock()
 			kept := 0
 			for _, s := range slices.Concat(m.segments, m.retired) {
@@ -232,22 +232,4 @@ func pooled(cs []*chunk) bool {
 		}
 	}
 	return true
-}
-
-// feedFrom writes the fixture loops times after the first from loops (feed's timeline, continued).
-func feedFrom(t testing.TB, m *Muxer, frames []frame, from, loops int) {
-	t.Helper()
-	const loopDur = 4200 * time.Millisecond
-	for l := from; l < from+loops; l++ {
-		off := time.Duration(l) * loopDur
-		for _, f := range frames {
-			if f.video {
-				if err := m.WriteVideo(f.pts+off, f.dts+off, f.au); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				m.WriteAAC(f.pts+off, f.au[0])
-			}
-		}
-	}
 }
