@@ -4,8 +4,11 @@ package hls
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -232,4 +235,81 @@ func pooled(cs []*chunk) bool {
 		}
 	}
 	return true
+}
+
+// TestMuxerHoldsUnderConcurrentReaders: readers that hold a segment read exactly the bytes it was published with,
+// while the writer runs far ahead (the window moves and chunks are reused many times over); a hold either comes in
+// time or fails.
+func TestMuxerHoldsUnderConcurrentReaders(t *testing.T) {
+	frames, v, a := fixture(t)
+	var mu sync.Mutex
+	published := map[uint64][32]byte{}
+	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a,
+		OnSegment: func(s *Segment) {
+			h := sha256.New()
+			for _, p := range s.Parts {
+				h.Write(p.Data)
+			}
+			mu.Lock()
+			published[s.MSN] = [32]byte(h.Sum(nil))
+			mu.Unlock()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var held, refused atomic.Int64
+	var wg sync.WaitGroup
+	for r := range 4 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				mu.Lock()
+				newest := uint64(len(published))
+				mu.Unlock()
+				if newest == 0 {
+					runtime.Gosched()
+					continue
+				}
+				msn := newest - 1 - uint64((i*7+r)%12) // around the window's tail and beyond it
+				if msn >= newest {
+					continue
+				}
+				seg, ok := m.Segment(msn)
+				if !ok {
+					continue
+				}
+				if !seg.Hold() {
+					refused.Add(1)
+					continue
+				}
+				h := sha256.New()
+				for _, p := range seg.Parts {
+					h.Write(p.Data)
+					runtime.Gosched() // let the writer move on while this reader holds the segment
+				}
+				seg.Release()
+				held.Add(1)
+				mu.Lock()
+				want := published[msn]
+				mu.Unlock()
+				if [32]byte(h.Sum(nil)) != want {
+					t.Errorf("segment %d read while held differs from what was published", msn)
+					return
+				}
+			}
+		})
+	}
+	feed(t, m, frames, 60, nil) // 252 s of media, as fast as the muxer goes
+	close(done)
+	wg.Wait()
+	t.Logf("%d segments read while held, %d holds refused; %d bytes in the rendition's chunks at the end",
+		held.Load(), refused.Load(), m.st.resident())
+	if held.Load() == 0 {
+		t.Fatal("no reader held a segment")
+	}
 }
