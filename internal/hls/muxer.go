@@ -11,7 +11,8 @@
 // a part when it reaches the part target, and a segment at the first keyframe after the minimum segment duration.
 // Audio joins the part whose time range it falls in. An audio-only rendition (Config.AudioOnly) has no keyframes of
 // its own: it is cut where the rendition it follows was. Readers never block the writer: a part, once published, is
-// immutable, and waiting readers are woken by closing a channel.
+// immutable, and waiting readers are woken by closing a channel. Parts are kept outside the Go heap, in chunks of
+// mapped memory given back as the window moves (store.go); a reader that may outlive the window holds the segment.
 package hls
 
 import (
