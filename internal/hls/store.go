@@ -160,6 +160,9 @@ func (l *chunkList) free(n int) {
 
 // alloc returns n bytes for a part: in the rendition's current chunk, or a new one, or on the heap.
 func (st *store) alloc(n int) []byte {
+	if n == 0 {
+		return nil
+	}
 	st.peak = max(st.peak, n)
 	l := st.chunks
 	if k := len(l.list); k == 0 || l.list[k-1].used+n > len(l.list[k-1].c.mem) {
@@ -199,15 +202,6 @@ func (st *store) release(to uint64) {
 	if n > 0 {
 		l.free(n)
 	}
-}
-
-// resident is the memory of the chunks the rendition holds.
-func (st *store) resident() int {
-	t := 0
-	for _, u := range st.chunks.list {
-		t += len(u.c.mem)
-	}
-	return t
 }
 
 // Holds. A segment's hold state is the number of readers holding it, or released (−1) once its media is given back.

@@ -313,3 +313,12 @@ func TestMuxerHoldsUnderConcurrentReaders(t *testing.T) {
 		t.Fatal("no reader held a segment")
 	}
 }
+
+// resident is the memory of the chunks the rendition holds.
+func (st *store) resident() int {
+	t := 0
+	for _, u := range st.chunks.list {
+		t += len(u.c.mem)
+	}
+	return t
+}
