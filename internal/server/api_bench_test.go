@@ -35,7 +35,7 @@ func BenchmarkAPI(b *testing.B) {
 	defer st.Close()
 	creds := config.Credentials{"AKIDBENCH": {AccessKeyID: "AKIDBENCH", SecretAccessKey: "secret", AccountID: "123456789012"}}
 	cfg := config.Config{PublicURL: "http://127.0.0.1:8080", RTMPSAddr: "127.0.0.1:4443", SRTAddr: "127.0.0.1:9000",
-		Region: "us-east-1", AccountID: "123456789012", Auth: config.AuthSigV4, QuotaChannels: 20000,
+		DataDir: b.TempDir(), Region: "us-east-1", AccountID: "123456789012", Auth: config.AuthSigV4, QuotaChannels: 20000,
 		QuotaPlaybackKeyPairs: 3, QuotaRecordingConfigurations: 20, QuotaPlaybackRestrictionPolicies: 20, QuotaAdConfigurations: 20}
 	h, _, err := newAPI(ctx, cfg, st, creds, ivs.Offline{}, log, nil)
 	if err != nil {
@@ -95,7 +95,7 @@ func BenchmarkCreateChannel(b *testing.B) {
 	}
 	defer st.Close()
 	cfg := config.Config{PublicURL: "http://127.0.0.1:8080", RTMPSAddr: "127.0.0.1:4443", SRTAddr: "127.0.0.1:9000",
-		Region: "us-east-1", AccountID: "123456789012", Auth: config.AuthOpen, QuotaChannels: 1 << 30,
+		DataDir: b.TempDir(), Region: "us-east-1", AccountID: "123456789012", Auth: config.AuthOpen, QuotaChannels: 1 << 30,
 		QuotaPlaybackKeyPairs: 3, QuotaRecordingConfigurations: 20, QuotaPlaybackRestrictionPolicies: 20, QuotaAdConfigurations: 20}
 	h, _, err := newAPI(ctx, cfg, st, config.Credentials{}, ivs.Offline{}, log, nil)
 	if err != nil {

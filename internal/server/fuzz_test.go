@@ -45,7 +45,7 @@ func FuzzAPI(f *testing.F) {
 	}
 	f.Cleanup(func() { st.Close() })
 	cfg := config.Config{PublicURL: "http://127.0.0.1:8080", RTMPSAddr: "127.0.0.1:4443", SRTAddr: "127.0.0.1:9000",
-		Region: "us-east-1", AccountID: "123456789012", Auth: config.AuthOpen,
+		DataDir: dir, Region: "us-east-1", AccountID: "123456789012", Auth: config.AuthOpen,
 		QuotaChannels: 50, QuotaPlaybackKeyPairs: 3, QuotaRecordingConfigurations: 20, QuotaPlaybackRestrictionPolicies: 20, QuotaAdConfigurations: 20}
 	h, _, err := newAPI(ctx, cfg, st, config.Credentials{}, ivs.Offline{}, log, nil)
 	if err != nil {

@@ -326,13 +326,7 @@ func newAPI(ctx context.Context, cfg config.Config, st store.Store, creds config
 	if err != nil {
 		return nil, nil, err
 	}
-	keyDir := filepath.Join(cfg.DataDir, "keys", "participant-tokens")
-	if cfg.DataDir == "" { // in-process tests that set no data directory: throw-away keys, never in the working directory
-		if keyDir, err = os.MkdirTemp("", "openivs-participant-tokens-"); err != nil {
-			return nil, nil, fmt.Errorf("participant token keys: %w", err)
-		}
-	}
-	issuer, err := token.OpenIssuer(keyDir)
+	issuer, err := token.OpenIssuer(filepath.Join(cfg.DataDir, "keys", "participant-tokens"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("participant token keys: %w", err)
 	}

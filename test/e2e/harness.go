@@ -27,6 +27,7 @@ import (
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
@@ -37,7 +38,7 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// Binary builds cmd/openivs once per test process and returns its path.
+// Binary builds cmd/openivs once per test process and returns its path; RemoveBinary deletes it.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -46,6 +47,7 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
+		binDir = dir
 		binPath = filepath.Join(dir, "openivs")
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/openivs")
 		cmd.Dir = RepoRoot()
@@ -57,6 +59,13 @@ func Binary(t testing.TB) string {
 		t.Fatalf("building openivs: %v", buildErr)
 	}
 	return binPath
+}
+
+// RemoveBinary deletes the binary Binary built, if any: call it from TestMain after the tests have run.
+func RemoveBinary() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 }
 
 // Credential is an access key the test server knows.
