@@ -1,7 +1,8 @@
 // Command hlsload simulates N viewers of one live HLS stream and measures how fast every part reaches every
 // viewer.
 //
-// Each viewer is a goroutine with one HTTP/1.1 keep-alive connection of its own. It GETs the playback URL (a
+// Each viewer has one HTTP/1.1 keep-alive connection of its own and makes one request at a time; the viewers are
+// state machines driven by one epoll loop (-loops, one thread each; see loop.go for why). It GETs the playback URL (a
 // multivariant playlist opens a viewer session of its own; its first variant is followed), then the media
 // playlist, then loops:
 //
@@ -26,11 +27,13 @@
 //	hlsload -url http://127.0.0.1:8081/hls/key.m3u8 -plain -n 1000 -target-pid 1235,1236
 //
 // Exit status: 0 when at least -pass of the (viewer, part) pairs arrived within -within, 1 when not, 2 when the
-// run could not be made.
+// run could not be made. Linux only (epoll).
+//
+//go:build linux
+
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -45,6 +48,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,6 +71,7 @@ type options struct {
 	label      string
 	json       bool
 	cpuProfile string
+	loops      int
 }
 
 func main() {
@@ -93,6 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.label, "label", "", "name of the target, copied into the output")
 	fs.BoolVar(&o.json, "json", false, "print one JSON line on stdout (the human report goes to stderr)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write this tool's own CPU profile to this file")
+	fs.IntVar(&o.loops, "loops", 1, "event loops (threads) driving the viewers; the tool also sets GOMAXPROCS to this unless the environment sets it")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -120,6 +126,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		o.targetPIDs = append(o.targetPIDs, pid)
 	}
+	if o.loops <= 0 {
+		fmt.Fprintln(stderr, "hlsload: -loops must be positive")
+		return 2
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(o.loops)
+	}
 	if o.n <= 0 || o.dur <= 0 || o.ramp < 0 || o.settle < 0 || o.grace < 0 || o.within <= 0 {
 		fmt.Fprintln(stderr, "hlsload: -n, -d and -within must be positive, -ramp, -settle and -grace not negative")
 		return 2
@@ -143,21 +156,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	path := u.RequestURI()
 	// One viewer first: the stream must be playing before N viewers are let loose.
-	probe := &httpConn{addr: addr, host: host, timeout: o.timeout}
-	var p playlist
-	body, _, err := probe.get(path, make([]byte, 0, 4096))
-	if err == nil {
-		parsePlaylist(body, &p)
-		if p.multivariant && len(p.variants) > 0 {
-			_, _, err = probe.get(resolve(path, p.variants[0]), body[:0])
-		}
-	}
-	probe.close()
-	if err != nil {
+	if err := probe(o, addr, host, path); err != nil {
 		fmt.Fprintf(stderr, "hlsload: %s: %v (is the stream live?)\n", o.url, err)
 		return 2
 	}
-	r := measure(o, addr, host, path)
+	r, err := measure(o, addr, host, path)
+	if err != nil {
+		fmt.Fprintf(stderr, "hlsload: %v\n", err)
+		return 2
+	}
 	r.print(stderr)
 	if o.json {
 		b, _ := json.Marshal(r)
@@ -258,7 +265,21 @@ func sumRSS(pids []int) (int64, bool) {
 	return t, true
 }
 
-func measure(o options, addr, host, path string) *result {
+// probe joins the stream once (the playback URL and the media playlist it leads to).
+func probe(o options, addr, host, path string) error {
+	r := &runner{o: o, path: path, origin: time.Now()}
+	l, err := newLoop(r, addr, host, o.timeout)
+	if err != nil {
+		return err
+	}
+	v := &viewer{r: r, probeOnly: true}
+	l.add(v, r.origin)
+	var never atomic.Bool
+	l.run(&never) // until the viewer is done
+	return v.joinErr
+}
+
+func measure(o options, addr, host, path string) (*result, error) {
 	r := &runner{o: o, path: path, origin: time.Now()}
 	r.pub.first = map[uint64]int64{}
 	r.pub.end = map[uint64]int64{}
@@ -266,21 +287,32 @@ func measure(o options, addr, host, path string) *result {
 	idle, _ := sumRSS(o.targetPIDs)
 	res.TargetRSSIdle = float64(idle) / (1 << 20)
 
-	ctx, cancel := context.WithCancel(context.Background())
+	loops := make([]*loop, o.loops)
+	for i := range loops {
+		l, err := newLoop(r, addr, host, o.timeout)
+		if err != nil {
+			return nil, err
+		}
+		loops[i] = l
+	}
 	viewers := make([]*viewer, o.n)
-	var wg sync.WaitGroup
 	start := r.origin
 	for i := range viewers {
-		v := &viewer{id: i, r: r, h: httpConn{addr: addr, host: host, timeout: o.timeout}}
+		v := &viewer{id: i, r: r}
 		viewers[i] = v
 		at := start
 		if o.n > 1 {
 			at = start.Add(o.ramp * time.Duration(i) / time.Duration(o.n-1))
 		}
+		loops[i%len(loops)].add(v, at)
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for _, l := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v.run(ctx, at)
+			l.run(&stop)
 		}()
 	}
 	winStart := start.Add(o.ramp + o.settle)
@@ -328,11 +360,11 @@ func measure(o options, addr, host, path string) *result {
 	res.LoadAvgEnd = procstat.LoadAvg()
 
 	time.Sleep(o.grace)
-	cancel()
+	stop.Store(true)
 	wg.Wait()
 
 	res.analyse(r, viewers, winStart.Sub(r.origin).Nanoseconds(), winEnd.Sub(r.origin).Nanoseconds(), winEnd.Add(o.grace).Sub(r.origin).Nanoseconds())
-	return res
+	return res, nil
 }
 
 func (res *result) analyse(r *runner, viewers []*viewer, ws, we, deadline int64) {
@@ -359,7 +391,7 @@ func (res *result) analyse(r *runner, viewers []*viewer, ws, we, deadline int64)
 	res.ErrorKinds, res.ErrorSample = map[string]int64{}, map[string]string{}
 	for _, v := range viewers {
 
-		res.Dials += int64(v.h.dials)
+		res.Dials += int64(v.dials)
 		res.Joins += int64(v.joins)
 		for k, n := range v.errs {
 			res.ErrorKinds[k] += n

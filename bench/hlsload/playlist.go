@@ -164,22 +164,24 @@ func parsePlaylist(body []byte, p *playlist) {
 }
 
 // resolve makes a URI found in a playlist fetched at base ("/path/x.m3u8?q") into a request path.
-func resolve(base string, uri []byte) string {
-	u := string(uri)
+func resolve(base string, uri []byte) string { return string(appendResolved(nil, base, uri)) }
+
+// appendResolved appends resolve(base, uri) to dst.
+func appendResolved(dst []byte, base string, uri []byte) []byte {
 	switch {
-	case strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://"):
-		rest := u[strings.Index(u, "//")+2:]
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			return rest[i:]
+	case bytes.HasPrefix(uri, []byte("http://")) || bytes.HasPrefix(uri, []byte("https://")):
+		rest := uri[bytes.Index(uri, []byte("//"))+2:]
+		if i := bytes.IndexByte(rest, '/'); i >= 0 {
+			return append(dst, rest[i:]...)
 		}
-		return "/"
-	case strings.HasPrefix(u, "/"):
-		return u
+		return append(dst, '/')
+	case bytes.HasPrefix(uri, []byte("/")):
+		return append(dst, uri...)
 	}
 	dir := base
 	if i := strings.IndexByte(dir, '?'); i >= 0 {
 		dir = dir[:i]
 	}
 	dir = dir[:strings.LastIndexByte(dir, '/')+1]
-	return dir + u
+	return append(append(dst, dir...), uri...)
 }

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 )
@@ -73,51 +69,5 @@ func TestParsePlainAndMultivariant(t *testing.T) {
 	}
 	if got := resolve("/a/b.m3u8", []byte("http://h:1/x/y.ts")); got != "/x/y.ts" {
 		t.Fatalf("resolve absolute: %s", got)
-	}
-}
-
-func TestClient(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/len":
-			w.Header().Set("Content-Length", "5")
-			w.Write([]byte("hello"))
-		case "/chunked":
-			w.Write([]byte("abc"))
-			w.(http.Flusher).Flush()
-			w.Write([]byte(strings.Repeat("x", 100000)))
-		case "/close":
-			w.Header().Set("Connection", "close")
-			w.Write([]byte("bye"))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
-	u, _ := url.Parse(srv.URL)
-	h := &httpConn{addr: u.Host, host: u.Host, timeout: 5 * time.Second}
-	defer h.close()
-	body, n, err := h.get("/len", []byte{})
-	if err != nil || string(body) != "hello" || n != 5 {
-		t.Fatalf("/len: %q %d %v", body, n, err)
-	}
-	body, n, err = h.get("/chunked", body)
-	if err != nil || len(body) != 100003 || n != 100003 || string(body[:3]) != "abc" {
-		t.Fatalf("/chunked: %d %d %v", len(body), n, err)
-	}
-	if _, n, err = h.get("/chunked", nil); err != nil || n != 100003 {
-		t.Fatalf("/chunked discarded: %d %v", n, err)
-	}
-	if _, _, err = h.get("/nope", nil); err == nil || err.Error() != "HTTP 404" {
-		t.Fatalf("/nope: %v", err)
-	}
-	if body, _, err = h.get("/close", body); err != nil || string(body) != "bye" || h.c != nil {
-		t.Fatalf("/close: %q %v", body, err)
-	}
-	if body, _, err = h.get("/len", body); err != nil || string(body) != "hello" {
-		t.Fatalf("after close: %q %v", body, err)
-	}
-	if h.dials != 2 {
-		t.Fatalf("%d connections, want 2", h.dials)
 	}
 }
