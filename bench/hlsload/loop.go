@@ -32,6 +32,7 @@ type loop struct {
 	timeout int64 // per request, ns
 
 	viewers []*viewer
+	stopped int       // viewers done
 	byFD    []*viewer // the viewer whose connection has this descriptor
 	closing []int     // descriptors to close after the current batch of events (their numbers must not be reused within it)
 	timers  timerHeap
@@ -131,14 +132,7 @@ func (l *loop) run(stop *atomic.Bool) {
 }
 
 // finished: no viewer has anything left to do.
-func (l *loop) finished() bool {
-	for _, v := range l.viewers {
-		if !v.stopped {
-			return false
-		}
-	}
-	return true
-}
+func (l *loop) finished() bool { return l.stopped == len(l.viewers) }
 
 func (l *loop) flushClosing() {
 	for _, fd := range l.closing {

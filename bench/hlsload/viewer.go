@@ -131,7 +131,10 @@ func (v *viewer) count(n int64) {
 }
 
 func (v *viewer) stop() {
-	v.stopped = true
+	if !v.stopped {
+		v.stopped = true
+		v.l.stopped++
+	}
 	v.closeConn()
 }
 
