@@ -12,7 +12,8 @@
 //
 // What it does. Serve accepts the listener's connections itself and reads each with one goroutine and one
 // bufio.Reader. Before each request it peeks at the request line; a request Server.Fast accepts (on HTTP/1.0 or
-// 1.1, origin-form target) is parsed by the standard library's http.ReadRequest and served by Server.Handler in the
+// 1.1, origin-form target) is parsed (request.go: the plain common case from the buffer in one pass, anything else
+// by the standard library's http.ReadRequest) and served by Server.Handler in the
 // connection's goroutine, through a small http.ResponseWriter that sends the response's head and body with one
 // writev when the body is written at once, and implements http.Flusher (chunked transfer once a response is flushed
 // before it ends). It keeps net/http's HTTP/1.x semantics: Content-Length from the handler or computed for short
@@ -304,10 +305,11 @@ type conn struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	state    atomic.Int32
-	deadline time.Time // the read deadline set last
-	handed   bool      // the connection went to Fallback
-	linger   bool      // the client may still be sending: lingerClose
-	res      response  // reused from one request to the next
+	deadline time.Time     // the read deadline set last
+	handed   bool          // the connection went to Fallback
+	linger   bool          // the client may still be sending: lingerClose
+	res      response      // reused from one request to the next
+	base     *http.Request // what every request of the connection starts from: its context and remote address
 }
 
 func newConn(s *Server, rwc net.Conn) *conn {
@@ -319,6 +321,7 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c.br = bufio.NewReaderSize(&c.lr, readBufSize)
 	ctx := context.WithValue(s.ctx, http.ServerContextKey, s.Fallback)
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(ctx, http.LocalAddrContextKey, rwc.LocalAddr()))
+	c.base = (&http.Request{RemoteAddr: c.remote}).WithContext(c.ctx)
 	c.res.c = c
 	c.res.header = http.Header{}
 	return c
@@ -366,16 +369,18 @@ func (c *conn) serve() {
 			c.handoff()
 			return
 		}
-		if d := c.s.headerTimeout(); d > 0 && !headComplete(c.br) {
-			c.setReadDeadline(time.Now().Add(d), false)
-		}
-		req, err := http.ReadRequest(c.br)
-		if err != nil {
-			c.readError(err)
-			return
+		req, fast := c.parseRequest(c.base)
+		if !fast {
+			if d := c.s.headerTimeout(); d > 0 && !headComplete(c.br) {
+				c.setReadDeadline(time.Now().Add(d), false)
+			}
+			if req, err = http.ReadRequest(c.br); err != nil {
+				c.readError(err)
+				return
+			}
 		}
 		c.lr.n = math.MaxInt64
-		if !c.serveRequest(req) {
+		if !c.serveRequest(req, fast) {
 			return
 		}
 	}
@@ -454,8 +459,8 @@ func isCommonNetReadError(err error) bool {
 }
 
 // serveRequest checks a parsed request as net/http's server does, runs the handler, and tells whether the
-// connection can carry another request.
-func (c *conn) serveRequest(req *http.Request) bool {
+// connection can carry another request. fast: parseRequest made it from c.base (its fields are valid already).
+func (c *conn) serveRequest(req *http.Request, fast bool) bool {
 	// http.ReadRequest moved the Host header to req.Host (an empty one is refused here, where net/http accepts it)
 	if req.ProtoAtLeast(1, 1) && req.Host == "" {
 		c.badRequest("missing required Host header")
@@ -465,15 +470,17 @@ func (c *conn) serveRequest(req *http.Request) bool {
 		c.badRequest("malformed Host header")
 		return false
 	}
-	for k, vv := range req.Header {
-		if !httpguts.ValidHeaderFieldName(k) {
-			c.badRequest("invalid header name")
-			return false
-		}
-		for _, v := range vv {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				c.badRequest("invalid header value")
+	if !fast { // parseRequest checked the fields
+		for k, vv := range req.Header {
+			if !httpguts.ValidHeaderFieldName(k) {
+				c.badRequest("invalid header name")
 				return false
+			}
+			for _, v := range vv {
+				if !httpguts.ValidHeaderFieldValue(v) {
+					c.badRequest("invalid header value")
+					return false
+				}
 			}
 		}
 	}
@@ -486,8 +493,10 @@ func (c *conn) serveRequest(req *http.Request) bool {
 	if d := c.s.Fallback.ReadTimeout; d > 0 && req.ContentLength != 0 {
 		c.setReadDeadline(time.Now().Add(d), false)
 	}
-	req = req.WithContext(c.ctx)
-	req.RemoteAddr = c.remote
+	if !fast {
+		req = req.WithContext(c.ctx)
+		req.RemoteAddr = c.remote
+	}
 	w := &c.res
 	w.reset(req)
 	if continues && req.ProtoAtLeast(1, 1) && req.ContentLength != 0 {
