@@ -543,14 +543,7 @@ func requestLine(line []byte) (method, path string, ok bool) {
 	if i := bytes.IndexByte(target, '?'); i >= 0 {
 		target = target[:i]
 	}
-	switch string(m) { // the usual methods without allocating
-	case http.MethodGet:
-		method = http.MethodGet
-	case http.MethodHead:
-		method = http.MethodHead
-	case http.MethodOptions:
-		method = http.MethodOptions
-	default:
+	if method = internMethod(string(m)); method == "" { // the usual methods without allocating
 		method = string(m)
 	}
 	return method, string(target), true

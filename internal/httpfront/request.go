@@ -55,14 +55,7 @@ func parseHead(head string, base *http.Request) (*http.Request, bool) {
 	default:
 		return nil, false
 	}
-	switch m { // methods that carry no body, interned
-	case http.MethodGet:
-		m = http.MethodGet
-	case http.MethodHead:
-		m = http.MethodHead
-	case http.MethodOptions:
-		m = http.MethodOptions
-	default:
+	if m = internMethod(m); m == "" { // methods that carry no body
 		return nil, false
 	}
 	u, ok := parseTarget(target)
@@ -125,6 +118,20 @@ func parseHead(head string, base *http.Request) (*http.Request, bool) {
 	}
 	req.Close = minor == 0 && !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
 	return req, true
+}
+
+// internMethod is GET, HEAD or OPTIONS as the constant (no allocation for a method read from the wire), "" for
+// any other method.
+func internMethod(m string) string {
+	switch m {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodOptions:
+		return http.MethodOptions
+	}
+	return ""
 }
 
 // parseTarget makes the URL url.ParseRequestURI makes of an origin-form target, for targets whose path needs no
