@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -63,12 +64,7 @@ func parseHead(head string, base *http.Request) (*http.Request, bool) {
 		return nil, false
 	}
 	// the fields: a count first, to make the map and the values' backing array once
-	n := 0
-	for i := 0; i < len(rest); i++ {
-		if rest[i] == '\n' {
-			n++
-		}
-	}
+	n := strings.Count(rest, "\n")
 	h := make(http.Header, n)
 	strs := make([]string, n)
 	for len(rest) > 0 {
@@ -80,7 +76,7 @@ func parseHead(head string, base *http.Request) (*http.Request, bool) {
 			return nil, false
 		}
 		for i := 0; i < len(v); i++ {
-			if !valueByte(v[i]) {
+			if !valueOK[v[i]] {
 				return nil, false
 			}
 		}
@@ -139,12 +135,12 @@ func internMethod(m string) string {
 func parseTarget(target string) (*url.URL, bool) {
 	path, query, hasQuery := cut(target, '?')
 	for i := 0; i < len(path); i++ {
-		if !pathByte(path[i]) {
+		if !pathOK[path[i]] {
 			return nil, false
 		}
 	}
 	for i := 0; i < len(query); i++ {
-		if c := query[i]; c <= ' ' || c >= 0x7f || c == '#' {
+		if !queryOK[query[i]] {
 			return nil, false
 		}
 	}
@@ -155,22 +151,25 @@ func parseTarget(target string) (*url.URL, bool) {
 	return u, true
 }
 
-// pathByte: the bytes a path keeps as they are in url.URL.Path and EscapedPath (unreserved and sub-delims but
-// '!', '\”, '(', ')', '*', which url escapes; ':' and '@').
-func pathByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
-	}
-	switch c {
-	case '-', '_', '.', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
-		return true
-	}
-	return false
-}
+// Byte classes, as tables (a target is a few hundred bytes: a token and a path).
+var (
+	// pathOK: the bytes a path keeps as they are in url.URL.Path and EscapedPath: unreserved, the sub-delims url
+	// does not escape ('!', '\'', '(', ')', '*' it does), ':' and '@'.
+	pathOK [256]bool
+	// queryOK: visible ASCII but '#' (url.ParseRequestURI keeps a query as it is; control bytes it refuses).
+	queryOK [256]bool
+	// valueOK: the field-value bytes textproto accepts: HTAB, SP, visible ASCII, obs-text.
+	valueOK [256]bool
+)
 
-// valueByte: field-value bytes textproto accepts (HTAB, SP, visible ASCII, obs-text).
-func valueByte(c byte) bool { return c == '\t' || (c >= ' ' && c != 0x7f) }
+func init() {
+	for c := range 256 {
+		b := byte(c)
+		pathOK[c] = 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || strings.IndexByte("-_.~$&+,/:;=@", b) >= 0
+		queryOK[c] = b > ' ' && b < 0x7f && b != '#'
+		valueOK[c] = b == '\t' || (b >= ' ' && b != 0x7f)
+	}
+}
 
 func trimOWS(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
@@ -197,25 +196,16 @@ func canonicalKey(k string) string {
 
 // cutLine cuts s after its first CRLF; a bare CR or LF in the line is not ok.
 func cutLine(s string) (line, rest string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\r':
-			if i+1 < len(s) && s[i+1] == '\n' {
-				return s[:i], s[i+2:], true
-			}
-			return "", "", false
-		case '\n':
-			return "", "", false
-		}
+	i := strings.IndexByte(s, '\n')
+	if i < 1 || s[i-1] != '\r' || strings.IndexByte(s[:i-1], '\r') >= 0 {
+		return "", "", false
 	}
-	return "", "", false
+	return s[:i-1], s[i+1:], true
 }
 
 func cut(s string, sep byte) (before, after string, found bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
-		}
+	if i := strings.IndexByte(s, sep); i >= 0 {
+		return s[:i], s[i+1:], true
 	}
 	return s, "", false
 }
