@@ -248,15 +248,7 @@ func (v *viewer) read() {
 		if skip := v.resp.skippable(); skip > 0 && v.rr == v.rw {
 			// body bytes nobody looks at: drop them in the socket without copying
 			n, _, err := unix.Recvfrom(v.fd, truncBuf[:min(skip, int64(len(truncBuf)))], unix.MSG_TRUNC|unix.MSG_DONTWAIT)
-			if err == unix.EAGAIN {
-				return
-			}
-			if err != nil {
-				v.finish(err)
-				return
-			}
-			if n == 0 {
-				v.finish(v.resp.eof())
+			if !v.readOK(n, err) {
 				return
 			}
 			v.resp.skipped(int64(n))
@@ -280,19 +272,7 @@ func (v *viewer) read() {
 		}
 		space := end - v.rw
 		n, err := unix.Read(v.fd, v.rbuf[v.rw:end])
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil {
-			v.finish(err)
-			return
-		}
-		if n == 0 {
-			if err := v.resp.eof(); err != nil {
-				v.finish(err)
-			} else {
-				v.complete()
-			}
+		if !v.readOK(n, err) {
 			return
 		}
 		v.rw += n
@@ -314,6 +294,25 @@ func (v *viewer) read() {
 			return // drained: wait for the next edge
 		}
 	}
+}
+
+// readOK tells whether a read brought n bytes to go on with; otherwise it has dealt with the result: nothing yet
+// (wait for the next edge), an error, or the connection's end (which ends a response running to it, else fails).
+func (v *viewer) readOK(n int, err error) bool {
+	switch {
+	case err == unix.EAGAIN:
+	case err != nil:
+		v.finish(err)
+	case n == 0:
+		if err := v.resp.eof(); err != nil {
+			v.finish(err)
+		} else {
+			v.complete()
+		}
+	default:
+		return true
+	}
+	return false
 }
 
 // complete ends the request with its response.
