@@ -162,7 +162,7 @@ func TestPlaybackURLs(t *testing.T) {
 			// tampered, unknown and out-of-reach URLs are 4xx
 			tok := strings.Split(variant, "/")[3]
 			for _, u := range []string{
-				strings.Replace(variant, tok, tok[:len(tok)-2]+"AA", 1),
+				strings.Replace(variant, tok, tampered(tok), 1),
 				strings.Replace(variant, ".m3u8", "x.m3u8", 1),
 				variant + "?_HLS_msn=99999",
 				variant + "?_HLS_msn=-1",
@@ -335,4 +335,13 @@ func TestMultivariantAudioOnly(t *testing.T) {
 	if mv := multivariant(); strings.Contains(mv, "audio_only") || strings.Contains(mv, "96p30") {
 		t.Errorf("the ladder is offered while the transcoder is down:\n%s", mv)
 	}
+}
+
+// tampered returns tok with its second to last character changed (the last may carry only padding bits).
+func tampered(tok string) string {
+	c := byte('A')
+	if tok[len(tok)-2] == c {
+		c = 'B'
+	}
+	return tok[:len(tok)-2] + string(c) + tok[len(tok)-1:]
 }

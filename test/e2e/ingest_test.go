@@ -309,7 +309,7 @@ func TestIngestRefusals(t *testing.T) {
 	}
 	key := aws.ToString(secure.StreamKey.Value)
 	for _, tc := range []struct{ name, url string }{
-		{"wrong key", "rtmps://" + s.RTMPS + "/app/" + key[:len(key)-1] + "x"},
+		{"wrong key", "rtmps://" + s.RTMPS + "/app/" + otherLast(key)},
 		{"unknown key", "rtmps://" + s.RTMPS + "/app/sk_us-west-2_abcdefghijkl_abcdefghijklmnopqrstuvwxyz1234"},
 		{"plain RTMP without insecureIngest", "rtmp://" + s.RTMP + "/app/" + key},
 		{"wrong app", "rtmps://" + s.RTMPS + "/live/" + key},
@@ -407,6 +407,16 @@ func TestIngestStarvation(t *testing.T) {
 		"IVS Stream State Change/Session Ended"}, 10*time.Second)
 }
 
+// otherLast returns s with its last character changed: a key or ARN that is surely not s (appending a fixed
+// character would leave s unchanged whenever it already ends in that character).
+func otherLast(s string) string {
+	last := byte('x')
+	if s[len(s)-1] == last {
+		last = 'y'
+	}
+	return s[:len(s)-1] + string(last)
+}
+
 // publishSRT publishes MPEG-TS over SRT, as IVS documents: srt://<endpoint>?streamid=<key>&passphrase=<passphrase>.
 func publishSRT(t *testing.T, addr, key, passphrase string) *publisher {
 	t.Helper()
@@ -440,7 +450,7 @@ func TestIngestSRT(t *testing.T) {
 	for name, p := range map[string]*publisher{
 		"no passphrase":    publishSRT(t, s.SRT, key, ""),
 		"wrong passphrase": publishSRT(t, s.SRT, key, strings.Repeat("x", len(pass))),
-		"wrong key":        publishSRT(t, s.SRT, key[:len(key)-1]+"x", pass),
+		"wrong key":        publishSRT(t, s.SRT, otherLast(key), pass),
 	} {
 		if !p.exited(15 * time.Second) {
 			t.Errorf("%s: ffmpeg still publishing", name)
