@@ -69,6 +69,11 @@ type Server struct {
 	Fast func(method, path string) bool
 	// Handler serves the requests Fast accepts.
 	Handler http.Handler
+	// Direct, when set, serves the plainest of the requests Fast accepts without making an http.Request (see
+	// direct.go): GET and HEAD on HTTP/1.1, with a Host, a head the one-pass parser read. It answers with
+	// Reply.Send, or with the ResponseWriter of Reply.Std, or it returns false having done neither, and Handler
+	// serves the request. It must answer as Handler would.
+	Direct func(w *Reply, r *Request) bool
 	// Fallback serves the rest, and gives its settings to the front: ReadHeaderTimeout, ReadTimeout, IdleTimeout,
 	// MaxHeaderBytes and BaseContext. Serve runs it; do not Serve it yourself.
 	Fallback *http.Server
@@ -305,10 +310,13 @@ type conn struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	state    atomic.Int32
-	deadline time.Time     // the read deadline set last
-	handed   bool          // the connection went to Fallback
-	linger   bool          // the client may still be sending: lingerClose
-	res      response      // reused from one request to the next
+	deadline time.Time // the read deadline set last
+	handed   bool      // the connection went to Fallback
+	linger   bool      // the client may still be sending: lingerClose
+	res      response  // reused from one request to the next
+	head     reqHead   // the request head parseRequest read
+	dreq     Request   // a direct request and its reply, reused too
+	drep     Reply
 	base     *http.Request // what every request of the connection starts from: its context and remote address
 }
 
@@ -323,6 +331,7 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c.ctx, c.cancel = context.WithCancel(context.WithValue(ctx, http.LocalAddrContextKey, rwc.LocalAddr()))
 	c.base = (&http.Request{RemoteAddr: c.remote}).WithContext(c.ctx)
 	c.res.c = c
+	c.dreq.c, c.drep.c, c.drep.r = c, c, &c.dreq
 	c.res.header = http.Header{}
 	return c
 }
@@ -364,13 +373,19 @@ func (c *conn) serve() {
 		if err != nil {
 			return // closed or timed out: nothing to answer
 		}
-		method, path, ok := requestLine(line)
+		headLen, fast := c.parseRequest()
+		method, path, ok := c.head.method, c.head.path, true
+		if !fast {
+			method, path, ok = requestLine(line)
+		}
 		if !ok || !c.s.Fast(method, path) {
 			c.handoff()
 			return
 		}
-		req, fast := c.parseRequest(c.base)
-		if !fast {
+		var req *http.Request
+		if fast {
+			c.br.Discard(headLen)
+		} else {
 			if d := c.s.headerTimeout(); d > 0 && !headComplete(c.br) {
 				c.setReadDeadline(time.Now().Add(d), false)
 			}
@@ -380,6 +395,19 @@ func (c *conn) serve() {
 			}
 		}
 		c.lr.n = math.MaxInt64
+		if h := &c.head; fast && c.s.Direct != nil && h.minor == 1 && h.method != http.MethodOptions && h.hasHost &&
+			httpguts.ValidHostHeader(h.host) {
+			served, keep := c.serveDirect()
+			if served && !keep {
+				return
+			} else if served {
+				continue
+			}
+			req = c.dreq.req // made by Direct, or nil
+		}
+		if fast && req == nil {
+			req = c.head.request(c.base)
+		}
 		if !c.serveRequest(req, fast) {
 			return
 		}

@@ -158,7 +158,7 @@ func start(t testing.TB, tune func(*http.Server)) *testServer {
 	}
 	errs := &errorLog{}
 	ts := &testServer{addr: ln.Addr().String(), h: h, errs: errs, served: make(chan error, 1),
-		Server: &Server{Handler: h, Fallback: fb, Log: slog.New(errs), Fast: func(method, path string) bool {
+		Server: &Server{Handler: h, Direct: h.direct, Fallback: fb, Log: slog.New(errs), Fast: func(method, path string) bool {
 			return (method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions) &&
 				strings.HasPrefix(path, "/v1/") && !strings.Contains(path, "%")
 		}}}
@@ -846,6 +846,10 @@ func FuzzFront(f *testing.F) {
 		"GET /v1/bo", "GET /v1/body HTTP/1.1\r\nHo", "\r\n\r\n", "\x00\xff\xfe", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 		"GET http://t/v1/body HTTP/1.1\r\nHost: t\r\n\r\n", "GET /v1/body HTTP/1.1\nHost: t\n\n",
 		"GET /v1/step HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /v1/direct/body?n=100&parts=3 HTTP/1.1\r\nHost: t\r\n\r\nHEAD /v1/direct/body?n=3 HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /v1/direct/echo?q HTTP/1.1\r\nHost: t\r\nOrigin: o\r\norigin: p\r\nX-None:\r\n\r\n",
+		"GET /v1/direct/std HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/direct/decline HTTP/1.1\r\nHost: t\r\n\r\n",
+		"GET /v1/direct/nothing HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/direct/body?status=204&n=1 HTTP/1.1\r\nHost: t\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -11,109 +11,154 @@ import (
 )
 
 // parseRequest is the fast path of reading a request: the common, plain case of a request head already in the
-// buffer, parsed from it in one pass into the http.Request that http.ReadRequest would have made, with two
-// allocations (the request, one string holding the head's text) plus the header map. It is deliberately
-// narrow: anything it is not sure of (a head not yet complete, bare LF line ends, folded lines, a request body or
-// its headers, Pragma, Trailer, Expect, Connection: close, several Host fields, an escaped or unusual target, any
-// byte http.ReadRequest would refuse) makes it answer ok = false having consumed nothing, and the caller reads
-// the request with http.ReadRequest as before, errors and all. FuzzParseRequest checks that whenever it answers,
-// http.ReadRequest reads the same bytes into the same request.
+// buffer, read in one pass (scanHead) into a head whose http.Request, made by request, is the one
+// http.ReadRequest would have made, with two allocations (the request, one string holding the head's text) plus
+// the header map. It is deliberately narrow: anything it is not sure of (a head not yet complete, bare LF line
+// ends, folded lines, a request body or its headers, Pragma, Trailer, Expect, Connection: close, several Host
+// fields, an escaped or unusual target, any byte http.ReadRequest would refuse) makes it answer ok = false having
+// read nothing, and the caller reads the request with http.ReadRequest as before, errors and all.
+// FuzzParseHead checks that whenever it answers, http.ReadRequest reads the same bytes into the same request.
 //
 // Why: http.ReadRequest and its textproto reader were ≈8 % of the server's CPU with 5,000 LL-HLS viewers (bench
 // README, fan-out, fifth), for requests that are nearly always a GET line and three or four short fields.
-func (c *conn) parseRequest(base *http.Request) (*http.Request, bool) {
+//
+// It reads the head into c.head, and tells how long it is in c.br (blank line included): the caller discards that
+// much once it takes the request.
+func (c *conn) parseRequest() (n int, ok bool) {
 	buf, _ := c.br.Peek(c.br.Buffered())
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 {
-		return nil, false
+		return 0, false
 	}
-	head := string(buf[:end+2]) // the request line and the fields, each with its CRLF
-	req, ok := parseHead(head, base)
-	if !ok {
-		return nil, false
+	if c.head, ok = scanHead(string(buf[:end+2])); !ok { // the request line and the fields, each with its CRLF
+		return 0, false
 	}
-	c.br.Discard(end + 4)
-	return req, true
+	return end + 4, true
+}
+
+// reqHead is a plain request's head, checked by scanHead: the strings are parts of the head's text.
+type reqHead struct {
+	method, target, proto string
+	minor                 int    // HTTP/1.<minor>
+	path, query           string // the target's, as sent (they need no unescaping)
+	forceQuery            bool   // a '?' with nothing after it
+	fields                string // the field lines, each with its CRLF
+	n                     int    // how many
+	host                  string // the Host field's value
+	hasHost               bool
 }
 
 // parseHead parses a request head (lines ending in CRLF, without the blank line) into a copy of base.
 func parseHead(head string, base *http.Request) (*http.Request, bool) {
-	line, rest, ok := cutLine(head)
+	h, ok := scanHead(head)
 	if !ok {
 		return nil, false
+	}
+	return h.request(base), true
+}
+
+// scanHead checks a request head (lines ending in CRLF, without the blank line) and cuts it into its parts,
+// without allocating.
+func scanHead(head string) (h reqHead, ok bool) {
+	line, rest, ok := cutLine(head)
+	if !ok {
+		return h, false
 	}
 	// "GET /target HTTP/1.1": one space each side of the target
 	m, after, ok1 := cut(line, ' ')
 	target, proto, ok2 := cut(after, ' ')
 	if !ok1 || !ok2 || len(target) == 0 || target[0] != '/' {
-		return nil, false
+		return h, false
 	}
-	var minor int
 	switch proto {
 	case "HTTP/1.1":
-		minor = 1
+		h.minor = 1
 	case "HTTP/1.0":
 	default:
-		return nil, false
+		return h, false
 	}
-	if m = internMethod(m); m == "" { // methods that carry no body
-		return nil, false
+	if h.method = internMethod(m); h.method == "" { // methods that carry no body
+		return h, false
 	}
-	u, ok := parseTarget(target)
-	if !ok {
-		return nil, false
+	h.target, h.proto = target, proto
+	path, query, hasQuery := cut(target, '?')
+	for i := 0; i < len(path); i++ {
+		if !pathOK[path[i]] {
+			return h, false
+		}
 	}
-	// the fields: a count first, to make the map and the values' backing array once
-	n := strings.Count(rest, "\n")
-	h := make(http.Header, n)
-	strs := make([]string, n)
+	for i := 0; i < len(query); i++ {
+		if !queryOK[query[i]] {
+			return h, false
+		}
+	}
+	h.path, h.query, h.forceQuery = path, query, hasQuery && query == ""
+	h.fields = rest
 	for len(rest) > 0 {
 		if line, rest, ok = cutLine(rest); !ok || line == "" {
-			return nil, false
+			return h, false
 		}
 		k, v, found := cut(line, ':')
 		if !found || !httpguts.ValidHeaderFieldName(k) {
-			return nil, false
+			return h, false
 		}
 		for i := 0; i < len(v); i++ {
 			if !valueOK[v[i]] {
-				return nil, false
+				return h, false
 			}
 		}
-		v = trimOWS(v)
-		key := canonicalKey(k)
-		switch key {
-		case "Content-Length", "Transfer-Encoding", "Trailer", "Pragma", "Expect":
-			return nil, false
+		h.n++
+		switch {
+		case len(k) > len("Transfer-Encoding"): // longer than the names below
+		case strings.EqualFold(k, "Host"):
+			if h.hasHost {
+				return h, false
+			}
+			h.host, h.hasHost = trimOWS(v), true
+		case strings.EqualFold(k, "Connection"):
+			if httpguts.HeaderValuesContainsToken([]string{v}, "close") {
+				return h, false // http.ReadRequest removes the field from the header of an HTTP/1.1 request
+			}
+		case strings.EqualFold(k, "Content-Length"), strings.EqualFold(k, "Transfer-Encoding"), strings.EqualFold(k, "Trailer"),
+			strings.EqualFold(k, "Pragma"), strings.EqualFold(k, "Expect"):
+			return h, false
 		}
-		if vv, seen := h[key]; seen {
-			h[key] = append(vv, v)
+	}
+	return h, true
+}
+
+// request makes the http.Request of the head, a copy of base.
+func (h *reqHead) request(base *http.Request) *http.Request {
+	// the map and the values' backing array made once
+	hdr := make(http.Header, h.n)
+	strs := make([]string, h.n)
+	for rest := h.fields; len(rest) > 0; {
+		line, r, _ := cutLine(rest)
+		rest = r
+		k, v, _ := cut(line, ':')
+		key := canonicalKey(k)
+		if key == "Host" {
+			continue // as http.ReadRequest: in req.Host
+		}
+		v = trimOWS(v)
+		if vv, seen := hdr[key]; seen {
+			hdr[key] = append(vv, v)
 		} else {
 			vv, strs = strs[:1:1], strs[1:]
 			vv[0] = v
-			h[key] = vv
+			hdr[key] = vv
 		}
 	}
-	hosts := h["Host"]
-	if len(hosts) > 1 {
-		return nil, false
-	}
-	conn := h["Connection"]
-	if httpguts.HeaderValuesContainsToken(conn, "close") {
-		return nil, false // http.ReadRequest removes the field from the header of an HTTP/1.1 request
-	}
+	u := &url.URL{Path: h.path, RawQuery: h.query, ForceQuery: h.forceQuery}
 	req := new(http.Request)
 	*req = *base
-	req.Method, req.URL, req.RequestURI = m, u, target
-	req.Proto, req.ProtoMajor, req.ProtoMinor = proto, 1, minor
-	req.Header = h
+	req.Method, req.URL, req.RequestURI = h.method, u, h.target
+	req.Proto, req.ProtoMajor, req.ProtoMinor = h.proto, 1, h.minor
+	req.Header = hdr
 	req.Body, req.ContentLength = http.NoBody, 0
-	if len(hosts) == 1 {
-		req.Host = hosts[0]
-		delete(h, "Host") // as http.ReadRequest
-	}
-	req.Close = minor == 0 && !httpguts.HeaderValuesContainsToken(conn, "keep-alive")
-	return req, true
+	req.Host = h.host
+	req.Close = h.minor == 0 && !httpguts.HeaderValuesContainsToken(hdr["Connection"], "keep-alive")
+	return req
 }
 
 // internMethod is GET, HEAD or OPTIONS as the constant (no allocation for a method read from the wire), "" for
@@ -128,27 +173,6 @@ func internMethod(m string) string {
 		return http.MethodOptions
 	}
 	return ""
-}
-
-// parseTarget makes the URL url.ParseRequestURI makes of an origin-form target, for targets whose path needs no
-// escaping or unescaping and whose query has only visible ASCII (others: ok = false).
-func parseTarget(target string) (*url.URL, bool) {
-	path, query, hasQuery := cut(target, '?')
-	for i := 0; i < len(path); i++ {
-		if !pathOK[path[i]] {
-			return nil, false
-		}
-	}
-	for i := 0; i < len(query); i++ {
-		if !queryOK[query[i]] {
-			return nil, false
-		}
-	}
-	u := &url.URL{Path: path, RawQuery: query}
-	if hasQuery && query == "" {
-		u.ForceQuery = true
-	}
-	return u, true
 }
 
 // Byte classes, as tables (a target is a few hundred bytes: a token and a path).

@@ -202,20 +202,7 @@ func (w *response) send(p []byte, final bool) error {
 // handler's header map is read once and left as it is.
 func (w *response) appendHead(b []byte, p []byte, final bool) []byte {
 	code, req := w.status, w.req
-	if req.ProtoAtLeast(1, 1) {
-		b = append(b, "HTTP/1.1 "...)
-	} else {
-		b = append(b, "HTTP/1.0 "...)
-	}
-	b = strconv.AppendInt(b, int64(code), 10)
-	b = append(b, ' ')
-	if text := http.StatusText(code); text != "" {
-		b = append(b, text...)
-	} else {
-		b = append(b, "status code "...)
-		b = strconv.AppendInt(b, int64(code), 10)
-	}
-	b = append(b, "\r\n"...)
+	b = appendStatusLine(b, req.ProtoAtLeast(1, 1), code)
 
 	// the fields that decide the framing are kept aside, the others written as they are
 	var cl, conn, ctype, te []string
@@ -334,6 +321,24 @@ func (w *response) appendHead(b []byte, p []byte, final bool) []byte {
 		b = append(b, "Date: "...)
 		b = w.c.s.appendDate(b, time.Now())
 		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// appendStatusLine appends "HTTP/1.x <code> <text>\r\n".
+func appendStatusLine(b []byte, http11 bool, code int) []byte {
+	if http11 {
+		b = append(b, "HTTP/1.1 "...)
+	} else {
+		b = append(b, "HTTP/1.0 "...)
+	}
+	b = strconv.AppendInt(b, int64(code), 10)
+	b = append(b, ' ')
+	if text := http.StatusText(code); text != "" {
+		b = append(b, text...)
+	} else {
+		b = append(b, "status code "...)
+		b = strconv.AppendInt(b, int64(code), 10)
 	}
 	return append(b, "\r\n"...)
 }

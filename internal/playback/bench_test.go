@@ -30,7 +30,9 @@ import (
 //	http       a real net/http server on loopback, configured as internal/server's, with a minimal keep-alive client
 //	http-bare  the same server and client with a bare handler doing only the media work (the muxer's Wait,
 //	           SharedPlaylist and WaitPart, Content-Type and Content-Length): the baseline of the same run
-//	front      internal/httpfront in front of that net/http server, as internal/server serves plain HTTP
+//	front      internal/httpfront in front of that net/http server, as internal/server serves plain HTTP (its
+//	           direct path: ServeDirect)
+//	front-std  the same without the direct path: every request an http.Request to ServeHTTP
 //	front-bare the bare handler through internal/httpfront
 //
 // The fixture's parts are small (192x108: ≈6 KB, against ≈75-110 KB at 720p 3 Mbit/s), so the benchmarks weigh
@@ -41,6 +43,7 @@ func BenchmarkFanout(b *testing.B) {
 		b.Run(fmt.Sprintf("viewers=%d/http", k), func(b *testing.B) { benchFanout(b, k, "http") })
 		b.Run(fmt.Sprintf("viewers=%d/http-bare", k), func(b *testing.B) { benchFanout(b, k, "http-bare") })
 		b.Run(fmt.Sprintf("viewers=%d/front", k), func(b *testing.B) { benchFanout(b, k, "front") })
+		b.Run(fmt.Sprintf("viewers=%d/front-std", k), func(b *testing.B) { benchFanout(b, k, "front-std") })
 		b.Run(fmt.Sprintf("viewers=%d/front-bare", k), func(b *testing.B) { benchFanout(b, k, "front-bare") })
 	}
 }
@@ -89,6 +92,9 @@ func benchFanout(b *testing.B, k int, mode string) {
 			front := &httpfront.Server{Handler: handler, Fallback: srv, Fast: func(method, path string) bool {
 				return method == http.MethodGet && Owns(path)
 			}}
+			if mode == "front" {
+				front.Direct = s.ServeDirect
+			}
 			go front.Serve(ln)
 			b.Cleanup(func() { front.Close() })
 		} else {

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/openivs/openivs/internal/hls"
+	"github.com/openivs/openivs/internal/httpfront"
 	"github.com/openivs/openivs/internal/ingest"
 	"github.com/openivs/openivs/internal/live"
 	"github.com/openivs/openivs/internal/playback/auth"
@@ -629,9 +630,7 @@ func (s *Server) sweepOnce() {
 // ServeHTTP serves the playback paths (see the package doc).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h["Access-Control-Allow-Origin"] = hvAny
-	h["Access-Control-Expose-Headers"] = hvExposed
-	h["Timing-Allow-Origin"] = hvAny
+	setCORS(h)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions:
@@ -648,19 +647,119 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := r.URL.Path
-	switch {
-	case strings.HasPrefix(p, "/api/video/v1/") && strings.HasSuffix(p, ".m3u8"):
+	if strings.HasPrefix(p, "/api/video/v1/") && strings.HasSuffix(p, ".m3u8") {
 		s.serveMultivariant(w, r, strings.TrimSuffix(strings.TrimPrefix(p, "/api/video/v1/"), ".m3u8"))
-	case strings.HasPrefix(p, "/v1/playlist/") && strings.Count(p, "/") == 5:
-		// /v1/playlist/<token>/<rendition>/<name>: media, named relative to the playlist
-		s.serveSegment(w, r, strings.TrimPrefix(p, "/v1/playlist/"))
-	case strings.HasPrefix(p, "/v1/playlist/"):
-		s.serveMedia(w, r, strings.TrimPrefix(p, "/v1/playlist/"))
-	case strings.HasPrefix(p, "/v1/segment/"):
-		s.serveSegment(w, r, strings.TrimPrefix(p, "/v1/segment/"))
-	default:
+		return
+	}
+	x := exchange{method: r.Method, query: r.URL.RawQuery, ctx: r.Context(), w: w, r: r}
+	if !s.serveMedia(&x, p) {
 		writeError(w, http.StatusNotFound, "not_found", "no such playback resource")
 	}
+}
+
+// ServeDirect serves the media requests (media playlists, segments and parts: what players ask for several times
+// a second) through httpfront's direct path, as ServeHTTP would; it declines the others.
+func (s *Server) ServeDirect(w *httpfront.Reply, r *httpfront.Request) bool {
+	x := exchange{method: r.Method, query: r.RawQuery, ctx: r.Context(), dw: w, dr: r}
+	return s.serveMedia(&x, r.Path)
+}
+
+// serveMedia routes the media requests: false for any other path, nothing answered.
+func (s *Server) serveMedia(x *exchange, p string) bool {
+	switch {
+	case strings.HasPrefix(p, "/v1/playlist/") && strings.Count(p, "/") == 5:
+		// /v1/playlist/<token>/<rendition>/<name>: media, named relative to the playlist
+		s.serveSegment(x, strings.TrimPrefix(p, "/v1/playlist/"))
+	case strings.HasPrefix(p, "/v1/playlist/"):
+		s.servePlaylist(x, strings.TrimPrefix(p, "/v1/playlist/"))
+	case strings.HasPrefix(p, "/v1/segment/"):
+		s.serveSegment(x, strings.TrimPrefix(p, "/v1/segment/"))
+	default:
+		return false
+	}
+	return true
+}
+
+// exchange is a media request and its answer, from net/http (or httpfront's Handler: w and r) or from httpfront's
+// direct path (dw and dr), where the common answers (ok) are sent without header maps and w and r are made only
+// when a rarer answer needs them.
+type exchange struct {
+	method, query string
+	ctx           context.Context
+	w             http.ResponseWriter
+	r             *http.Request
+	dw            *httpfront.Reply
+	dr            *httpfront.Request
+}
+
+// header is the request's field key.
+func (x *exchange) header(key string) string {
+	if x.r == nil {
+		return x.dr.Header(key)
+	}
+	return x.r.Header.Get(key)
+}
+
+// request is the http.Request.
+func (x *exchange) request() *http.Request {
+	if x.r == nil {
+		x.r = x.dr.HTTP()
+	}
+	return x.r
+}
+
+// writer is the http.ResponseWriter, with the CORS fields set.
+func (x *exchange) writer() http.ResponseWriter {
+	if x.w == nil {
+		x.w = x.dw.Std()
+		setCORS(x.w.Header())
+	}
+	return x.w
+}
+
+// ok answers 200 with body (body's slices, one after the other; none for HEAD), its Content-Type and
+// Cache-Control, and Accept-Ranges when ranges.
+func (s *Server) ok(x *exchange, ctype, cache []string, ranges bool, body ...[]byte) {
+	if x.w == nil {
+		w := x.dw
+		w.Field("Access-Control-Allow-Origin", "*")
+		w.Field("Access-Control-Expose-Headers", hvExposed[0])
+		w.Field("Timing-Allow-Origin", "*")
+		w.Field("Content-Type", ctype[0])
+		w.Field("Cache-Control", cache[0])
+		if ranges {
+			w.Field("Accept-Ranges", "bytes")
+		}
+		w.Send(http.StatusOK, body...)
+		return
+	}
+	n := 0
+	for _, b := range body {
+		n += len(b)
+	}
+	h := x.w.Header()
+	h["Content-Type"] = ctype
+	h["Cache-Control"] = cache
+	if ranges {
+		h["Accept-Ranges"] = hvAcceptRanges
+	}
+	h["Content-Length"] = s.lengths.get(n)
+	x.w.WriteHeader(http.StatusOK)
+	if x.method == http.MethodHead {
+		return
+	}
+	for _, b := range body {
+		if _, err := x.w.Write(b); err != nil {
+			return
+		}
+	}
+}
+
+// setCORS sets the CORS fields of every playback answer.
+func setCORS(h http.Header) {
+	h["Access-Control-Allow-Origin"] = hvAny
+	h["Access-Control-Expose-Headers"] = hvExposed
+	h["Timing-Allow-Origin"] = hvAny
 }
 
 // Owns tells whether a request path is playback's.
@@ -835,7 +934,7 @@ func (s *Server) serveMultivariant(w http.ResponseWriter, r *http.Request, name 
 	s.mu.Lock()
 	s.sessions[tok] = ss
 	s.mu.Unlock()
-	s.write(w, r, hvPlaylist, hvNoCache, hls.Multivariant(rs, true))
+	s.ok(&exchange{method: r.Method, w: w, r: r}, hvPlaylist, hvNoCache, false, hls.Multivariant(rs, true))
 }
 
 // allowedResolution applies aws:maximum-resolution to a rendition (its shorter edge): the audio-only rendition,
@@ -863,19 +962,8 @@ func bandwidth(r *rendition) int64 {
 	return 3_000_000
 }
 
-func (s *Server) write(w http.ResponseWriter, r *http.Request, ctype, cache []string, body []byte) {
-	h := w.Header()
-	h["Content-Type"] = ctype
-	h["Cache-Control"] = cache
-	h["Content-Length"] = s.lengths.get(len(body))
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(body)
-	}
-}
-
 // session opens a URL token and finds its live session, applying the per-request checks.
-func (s *Server) session(w http.ResponseWriter, r *http.Request, tok string, playlist bool) (*session, bool) {
+func (s *Server) session(x *exchange, tok string, playlist bool) (*session, bool) {
 	now := s.cfg.Now()
 	s.mu.RLock()
 	ss := s.sessions[tok]
@@ -890,34 +978,34 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request, tok string, pla
 		if err == nil {
 			err = auth.Refuse(auth.ReasonSessionExpired, "this playback session has ended: load the playbackUrl again")
 		}
-		refuse(w, err)
+		refuse(x.writer(), err)
 		return nil, false
 	}
-	origin := r.Header.Get("Origin")
+	origin := x.header("Origin")
 	if ss.policy != nil {
 		country := ""
 		if s.cfg.Country != nil {
-			country = s.cfg.Country.Country(r)
+			country = s.cfg.Country.Country(x.request())
 		}
 		if err := ss.policy.Check(origin, country, false); err != nil {
-			refuse(w, err)
+			refuse(x.writer(), err)
 			return nil, false
 		}
 	}
 	if ss.claims != nil {
 		if err := ss.claims.Check(origin, false); err != nil {
-			refuse(w, err)
+			refuse(x.writer(), err)
 			return nil, false
 		}
 		if playlist {
 			// revocation and key deletion reach playing viewers at their next playlist reload
-			ctx := r.Context()
+			ctx := x.ctx
 			if !s.auth.KeyExists(ctx, ss.keyARN) {
-				refuse(w, auth.Refuse(auth.ReasonSignature, "the playback key pair that signed this viewer's token was deleted"))
+				refuse(x.writer(), auth.Refuse(auth.ReasonSignature, "the playback key pair that signed this viewer's token was deleted"))
 				return nil, false
 			}
 			if err := ss.claims.CheckRevoked(func(c, v string) (int64, bool) { return s.auth.RevokedThrough(ctx, c, v) }); err != nil {
-				refuse(w, err)
+				refuse(x.writer(), err)
 				return nil, false
 			}
 		}
@@ -967,24 +1055,24 @@ func (st *stream) rendition(name string) *rendition {
 	return nil
 }
 
-// serveMedia answers a media playlist request, blocking while _HLS_msn/_HLS_part ask for what is not there yet.
-func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string) {
+// servePlaylist answers a media playlist request, blocking while _HLS_msn/_HLS_part ask for what is not there yet.
+func (s *Server) servePlaylist(x *exchange, rest string) {
 	tok, file, ok := strings.Cut(rest, "/")
 	name, isPlaylist := strings.CutSuffix(file, ".m3u8")
 	if !ok || !isPlaylist {
-		writeError(w, http.StatusNotFound, "not_found", "no such playlist")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such playlist")
 		return
 	}
-	ss, ok := s.session(w, r, tok, true)
+	ss, ok := s.session(x, tok, true)
 	if !ok {
 		return
 	}
 	rd := ss.st.rendition(name)
 	if rd == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no such rendition")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such rendition")
 		return
 	}
-	q := r.URL.RawQuery
+	q := x.query
 	cache := hvNoCache
 	if msnS := queryGet(q, "_HLS_msn"); msnS != "" && rd.m.Config().LowLatency {
 		msn, err := strconv.ParseUint(msnS, 10, 64)
@@ -995,13 +1083,13 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string)
 			part = int(p)
 		}
 		if err != nil {
-			writeError(w, http.StatusBadRequest, "bad_request", "_HLS_msn and _HLS_part must be non-negative integers")
+			writeError(x.writer(), http.StatusBadRequest, "bad_request", "_HLS_msn and _HLS_part must be non-negative integers")
 			return
 		}
 		target := rd.m.TargetDuration()
-		err = rd.m.Wait(r.Context(), msn, part, blockingTimeout*target)
+		err = rd.m.Wait(x.ctx, msn, part, blockingTimeout*target)
 		if errors.Is(err, hls.ErrTooFar) {
-			writeError(w, http.StatusBadRequest, "bad_request", "_HLS_msn/_HLS_part is too far beyond the live edge")
+			writeError(x.writer(), http.StatusBadRequest, "bad_request", "_HLS_msn/_HLS_part is too far beyond the live edge")
 			return
 		}
 		cache = maxAge(int(target/time.Second) * 6)
@@ -1013,34 +1101,34 @@ func (s *Server) serveMedia(w http.ResponseWriter, r *http.Request, rest string)
 	// its key pair deleted, or it is idle for sessionIdle.
 	skip := queryGet(q, "_HLS_skip")
 	body := rd.m.SharedPlaylist(rd.prefix, skip == "YES" || skip == "v2")
-	s.write(w, r, hvPlaylist, cache, body)
+	s.ok(x, hvPlaylist, cache, false, body)
 }
 
 // serveSegment answers init sections, segments and parts; a part that is the next one (a preload hint) is
 // waited for.
-func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest string) {
+func (s *Server) serveSegment(x *exchange, rest string) {
 	tok, rest, ok := strings.Cut(rest, "/")
 	rname, file, ok2 := strings.Cut(rest, "/")
 	if !ok || !ok2 || strings.Contains(file, "/") {
-		writeError(w, http.StatusNotFound, "not_found", "no such segment")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such segment")
 		return
 	}
-	ss, ok := s.session(w, r, tok, false)
+	ss, ok := s.session(x, tok, false)
 	if !ok {
 		return
 	}
 	rd := ss.st.rendition(rname)
 	if rd == nil {
-		writeError(w, http.StatusNotFound, "not_found", "no such rendition")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such rendition")
 		return
 	}
 	if file == "init.mp4" {
 		init := rd.m.Init()
 		if init == nil {
-			writeError(w, http.StatusNotFound, "not_found", "MPEG-TS renditions have no init section")
+			writeError(x.writer(), http.StatusNotFound, "not_found", "MPEG-TS renditions have no init section")
 			return
 		}
-		s.write(w, r, hvMP4, hvMediaCache, init)
+		s.ok(x, hvMP4, hvMediaCache, false, init)
 		return
 	}
 	ctype := hvTS
@@ -1050,71 +1138,68 @@ func (s *Server) serveSegment(w http.ResponseWriter, r *http.Request, rest strin
 	base, ok := strings.CutSuffix(file, "."+rd.m.Ext())
 	msnS, partS, isPart := strings.Cut(base, ".")
 	if !ok || strings.Contains(partS, ".") {
-		writeError(w, http.StatusNotFound, "not_found", "no such segment")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such segment")
 		return
 	}
 	msn, err := strconv.ParseUint(msnS, 10, 64)
 	if err != nil {
-		writeError(w, http.StatusNotFound, "not_found", "no such segment")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such segment")
 		return
 	}
 	if !isPart {
 		seg, ok := rd.m.Segment(msn)
 		if !ok && rd.m.Config().LowLatency {
-			s.streamSegment(w, r, rd, msn, ctype)
+			s.streamSegment(x, rd, msn, ctype)
 			return
 		}
 		if !ok || !seg.Hold() {
-			writeError(w, http.StatusNotFound, "not_found", "no such segment (it may have left the live window)")
+			writeError(x.writer(), http.StatusNotFound, "not_found", "no such segment (it may have left the live window)")
 			return
 		}
 		defer seg.Release()
-		h := w.Header()
-		h["Content-Type"] = ctype
-		h["Cache-Control"] = hvMediaCache
-		if r.Header.Get("Range") != "" { // players resuming a download: byte ranges of the whole segment
+		if x.header("Range") != "" { // players resuming a download: byte ranges of the whole segment
 			all := make([]byte, 0, seg.Size)
 			for _, p := range seg.Parts {
 				all = append(all, p.Data...)
 			}
-			http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(all))
+			w := x.writer()
+			w.Header()["Content-Type"] = ctype
+			w.Header()["Cache-Control"] = hvMediaCache
+			http.ServeContent(w, x.request(), "", time.Time{}, bytes.NewReader(all))
 			return
 		}
-		h["Accept-Ranges"] = hvAcceptRanges
-		h["Content-Length"] = s.lengths.get(seg.Size)
-		w.WriteHeader(http.StatusOK)
-		if r.Method != http.MethodHead {
-			for _, p := range seg.Parts {
-				if _, err := w.Write(p.Data); err != nil {
-					return
-				}
-			}
+		var small [8][]byte
+		body := small[:0]
+		for _, p := range seg.Parts {
+			body = append(body, p.Data)
 		}
+		s.ok(x, ctype, hvMediaCache, true, body...)
 		return
 	}
 	i, err := strconv.ParseUint(partS, 10, 16)
 	if err != nil {
-		writeError(w, http.StatusNotFound, "not_found", "no such part")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such part")
 		return
 	}
-	p, err := rd.m.WaitPart(r.Context(), msn, int(i), blockingTimeout*rd.m.TargetDuration())
+	p, err := rd.m.WaitPart(x.ctx, msn, int(i), blockingTimeout*rd.m.TargetDuration())
 	switch {
 	case errors.Is(err, hls.ErrTooFar):
-		writeError(w, http.StatusBadRequest, "bad_request", "the part is too far beyond the live edge")
+		writeError(x.writer(), http.StatusBadRequest, "bad_request", "the part is too far beyond the live edge")
 		return
 	case err != nil || !p.Hold():
-		writeError(w, http.StatusNotFound, "not_found", "no such part")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such part")
 		return
 	}
 	defer p.Release()
-	s.write(w, r, ctype, hvMediaCache, p.Data)
+	s.ok(x, ctype, hvMediaCache, false, p.Data)
 }
 
 // streamSegment sends a segment that is still being made (a prefetch segment), part by part with chunked
 // transfer, until it is complete.
-func (s *Server) streamSegment(w http.ResponseWriter, r *http.Request, rd *rendition, msn uint64, ctype []string) {
-	ctx, cancel := context.WithTimeout(r.Context(), 4*rd.m.TargetDuration()+10*time.Second)
+func (s *Server) streamSegment(x *exchange, rd *rendition, msn uint64, ctype []string) {
+	ctx, cancel := context.WithTimeout(x.ctx, 4*rd.m.TargetDuration()+10*time.Second)
 	defer cancel()
+	w := x.writer()
 	rc := http.NewResponseController(w)
 	started := false
 	err := rd.m.StreamSegment(ctx, msn, func(b []byte) error {
@@ -1125,7 +1210,7 @@ func (s *Server) streamSegment(w http.ResponseWriter, r *http.Request, rd *rendi
 			// never cached: a browser that kept a partial copy would answer later requests from it
 			h.Set("Cache-Control", "no-store")
 			w.WriteHeader(http.StatusOK)
-			if r.Method == http.MethodHead {
+			if x.method == http.MethodHead {
 				return errHead
 			}
 		}
@@ -1139,9 +1224,9 @@ func (s *Server) streamSegment(w http.ResponseWriter, r *http.Request, rd *rendi
 	}
 	switch {
 	case errors.Is(err, hls.ErrTooFar):
-		writeError(w, http.StatusBadRequest, "bad_request", "the segment is too far beyond the live edge")
+		writeError(x.writer(), http.StatusBadRequest, "bad_request", "the segment is too far beyond the live edge")
 	default:
-		writeError(w, http.StatusNotFound, "not_found", "no such segment (it may have left the live window)")
+		writeError(x.writer(), http.StatusNotFound, "not_found", "no such segment (it may have left the live window)")
 	}
 }
 

@@ -189,7 +189,7 @@ func Run(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(ht
 	}
 	// The plain listener: playback's GETs (thousands a second per watched channel) through the lean front, every
 	// other request (and the rest of its connection) through srv.
-	front := &httpfront.Server{Fast: frontRequest, Handler: play, Fallback: srv, Log: log}
+	front := &httpfront.Server{Fast: frontRequest, Handler: play, Direct: play.ServeDirect, Fallback: srv, Log: log}
 	if cfg.HTTPSAddr != "" {
 		tln, err := net.Listen("tcp", cfg.HTTPSAddr)
 		if err != nil {
