@@ -56,6 +56,13 @@ func (r *Request) HTTP() *http.Request {
 	return r.req
 }
 
+// ConnValue returns what SetConnValue kept with the request's connection (nil at first).
+func (r *Request) ConnValue() any { return r.c.value }
+
+// SetConnValue keeps v with the request's connection, for the Direct calls of its next requests: what a handler
+// looked up for this request, found again without looking.
+func (r *Request) SetConnValue(v any) { r.c.value = v }
+
 // Reply is a direct request's response.
 type Reply struct {
 	c      *conn

@@ -16,6 +16,7 @@ import (
 //	/v1/direct/std                             the handler's answer through Std, to r.HTTP()
 //	/v1/direct/decline                         makes r.HTTP() and declines: the handler answers
 //	/v1/direct/nothing                         sends nothing
+//	/v1/direct/value?set=V                     the connection's value (ConnValue), then sets it to V
 //	/v1/direct/block                           waits for its context, then sends "cancelled"
 //	/v1/direct/panic                           panics
 //
@@ -59,6 +60,10 @@ func (h *testHandler) direct(w *Reply, r *Request) bool {
 		r.HTTP()
 		return false
 	case "/v1/direct/nothing":
+	case "/v1/direct/value":
+		v, _ := r.ConnValue().(string)
+		r.SetConnValue(queryGet(r.RawQuery, "set"))
+		w.Send(http.StatusOK, []byte(v))
 	case "/v1/direct/block":
 		h.blocked <- struct{}{}
 		<-r.Context().Done()
@@ -154,6 +159,14 @@ func TestDirect(t *testing.T) {
 	}
 	if resp, body := c.get("/v1/body?n=2"); body != "ab" || resp.Header.Get("X-Server") != "front" {
 		t.Errorf("a path Direct declines: %q %v", body, resp.Header)
+	}
+	for i, want := range []string{"", "a", "b"} {
+		if _, body := c.get("/v1/direct/value?set=" + string(rune('a'+i))); body != want {
+			t.Errorf("connection value %d: %q, want %q", i, body, want)
+		}
+	}
+	if _, body := dial(t, ts.addr).get("/v1/direct/value?set=z"); body != "" {
+		t.Errorf("a new connection's value: %q", body)
 	}
 	if resp, body := c.get("/v1/remote"); body != c.c.LocalAddr().String() || resp.StatusCode != 200 {
 		t.Errorf("RemoteAddr %q, want %q", body, c.c.LocalAddr())

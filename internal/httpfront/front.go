@@ -317,6 +317,7 @@ type conn struct {
 	head     reqHead   // the request head parseRequest read
 	dreq     Request   // a direct request and its reply, reused too
 	drep     Reply
+	value    any           // Request.SetConnValue's
 	base     *http.Request // what every request of the connection starts from: its context and remote address
 }
 

@@ -141,3 +141,49 @@ func TestServeDirectAsServeHTTP(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// TestDirectSessionForgotten: a connection's requests find their session again without the look-up, but not once
+// the session is forgotten (idle): the next request on the same connection is refused as the look-up would.
+func TestDirectSessionForgotten(t *testing.T) {
+	s, _ := liveServer(t, "TS")
+	addr := serveFront(t, s, new(atomic.Int64))
+	var variant string
+	for l := range strings.SplitSeq(get(t, s, "GET", playbackPath).Body.String(), "\n") {
+		if strings.HasPrefix(l, "/v1/playlist/") {
+			variant = l
+		}
+	}
+	tok := strings.Split(variant, "/")[3]
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	status := func() int {
+		t.Helper()
+		if _, err := io.WriteString(c, "GET "+variant+" HTTP/1.1\r\nHost: h\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	for range 3 {
+		if code := status(); code != 200 {
+			t.Fatalf("playlist: %d", code)
+		}
+	}
+	s.mu.RLock()
+	ss := s.sessions[tok]
+	s.mu.RUnlock()
+	ss.lastSeen.Store(time.Now().Add(-sessionIdle - time.Minute).UnixNano())
+	s.sweepOnce()
+	if code := status(); code != http.StatusForbidden {
+		t.Fatalf("a forgotten session's playlist on the same connection: %d, want 403", code)
+	}
+}

@@ -227,6 +227,7 @@ type session struct {
 	st       *stream
 	channel  string // channel ARN
 	lastSeen atomic.Int64
+	gone     atomic.Bool // forgotten: no longer in Server.sessions
 
 	viewerID string
 	version  int64
@@ -604,6 +605,7 @@ func (s *Server) sweepOnce() {
 		switch {
 		case now.Sub(last) > sessionIdle:
 			delete(s.sessions, tok)
+			ss.gone.Store(true)
 		case now.Sub(last) <= viewerActive && ss.st.ended.Load() == 0:
 			counts[ss.st]++
 		}
@@ -690,6 +692,18 @@ type exchange struct {
 	r             *http.Request
 	dw            *httpfront.Reply
 	dr            *httpfront.Request
+}
+
+// connSession is the session of the connection's previous direct request when tok names it and it is still
+// known: a player's connection asks for one session's media, request after request.
+func (x *exchange) connSession(tok string) *session {
+	if x.dr == nil {
+		return nil
+	}
+	if ss, _ := x.dr.ConnValue().(*session); ss != nil && ss.tok == tok && !ss.gone.Load() {
+		return ss
+	}
+	return nil
 }
 
 // header is the request's field key.
@@ -965,9 +979,15 @@ func bandwidth(r *rendition) int64 {
 // session opens a URL token and finds its live session, applying the per-request checks.
 func (s *Server) session(x *exchange, tok string, playlist bool) (*session, bool) {
 	now := s.cfg.Now()
-	s.mu.RLock()
-	ss := s.sessions[tok]
-	s.mu.RUnlock()
+	ss := x.connSession(tok)
+	if ss == nil {
+		s.mu.RLock()
+		ss = s.sessions[tok]
+		s.mu.RUnlock()
+		if ss != nil && x.dr != nil {
+			x.dr.SetConnValue(ss) // found without looking at the connection's next request
+		}
+	}
 	// A token found is one this server sealed (the same string): only its expiry is left to check. Any other is
 	// opened, for the reason it is refused.
 	if ss == nil || now.Unix() >= ss.expires {
@@ -981,7 +1001,10 @@ func (s *Server) session(x *exchange, tok string, playlist bool) (*session, bool
 		refuse(x.writer(), err)
 		return nil, false
 	}
-	origin := x.header("Origin")
+	origin := ""
+	if ss.policy != nil || ss.claims != nil {
+		origin = x.header("Origin")
+	}
 	if ss.policy != nil {
 		country := ""
 		if s.cfg.Country != nil {
