@@ -13,10 +13,11 @@
 // What it does. Serve accepts the listener's connections itself and reads each with one goroutine and one
 // bufio.Reader. Before each request it peeks at the request line; a request Server.Fast accepts (on HTTP/1.0 or
 // 1.1, origin-form target) is parsed (request.go: the plain common case from the buffer in one pass, anything else
-// by the standard library's http.ReadRequest) and served by Server.Handler in the
-// connection's goroutine, through a small http.ResponseWriter that sends the response's head and body with one
-// writev when the body is written at once, and implements http.Flusher (chunked transfer once a response is flushed
-// before it ends). It keeps net/http's HTTP/1.x semantics: Content-Length from the handler or computed for short
+// by the standard library's http.ReadRequest) and served in the connection's goroutine: the plainest ones (GET
+// and HEAD on HTTP/1.1, read by the one-pass parser) by Server.Direct if it takes them, without an http.Request or
+// header maps (direct.go), the others by Server.Handler, through a small http.ResponseWriter that sends the
+// response's head and body with one writev when the body is written at once, and implements http.Flusher (chunked
+// transfer once a response is flushed before it ends). It keeps net/http's HTTP/1.x semantics: Content-Length from the handler or computed for short
 // buffered bodies, chunked or close-delimited bodies otherwise, HEAD, 204 and 304 without a body, Content-Type
 // sniffing, a Date header, keep-alive as HTTP/1.1 and 1.0 want it and Connection: close, Expect: 100-continue,
 // request bodies drained (up to 256 KiB) or the connection closed, the Server's ReadHeaderTimeout, ReadTimeout,

@@ -23,7 +23,8 @@ import (
 // README, fan-out, fifth), for requests that are nearly always a GET line and three or four short fields.
 //
 // It reads the head into c.head, and tells how long it is in c.br (blank line included): the caller discards that
-// much once it takes the request.
+// much once it takes the request. A direct request (direct.go) is served from the head as it is: its http.Request
+// is made only if the handler asks for it.
 func (c *conn) parseRequest() (n int, ok bool) {
 	buf, _ := c.br.Peek(c.br.Buffered())
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
@@ -46,15 +47,6 @@ type reqHead struct {
 	n                     int    // how many
 	host                  string // the Host field's value
 	hasHost               bool
-}
-
-// parseHead parses a request head (lines ending in CRLF, without the blank line) into a copy of base.
-func parseHead(head string, base *http.Request) (*http.Request, bool) {
-	h, ok := scanHead(head)
-	if !ok {
-		return nil, false
-	}
-	return h.request(base), true
 }
 
 // scanHead checks a request head (lines ending in CRLF, without the blank line) and cuts it into its parts,

@@ -13,6 +13,16 @@ type ctxKey struct{}
 
 var testBase = (&http.Request{RemoteAddr: "192.0.2.1:1234"}).WithContext(context.WithValue(context.Background(), ctxKey{}, "conn"))
 
+// parseHead parses a request head (lines ending in CRLF, without the blank line) into a copy of base, as the
+// front does (scanHead, then request).
+func parseHead(head string, base *http.Request) (*http.Request, bool) {
+	h, ok := scanHead(head)
+	if !ok {
+		return nil, false
+	}
+	return h.request(base), true
+}
+
 // sameAsReadRequest parses head (lines with CRLF, no blank line) with parseHead and, when it answers, checks that
 // http.ReadRequest reads the same request from the same bytes.
 func sameAsReadRequest(t *testing.T, head string) bool {

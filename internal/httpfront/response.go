@@ -327,6 +327,9 @@ func (w *response) appendHead(b []byte, p []byte, final bool) []byte {
 
 // appendStatusLine appends "HTTP/1.x <code> <text>\r\n".
 func appendStatusLine(b []byte, http11 bool, code int) []byte {
+	if http11 && code == http.StatusOK {
+		return append(b, "HTTP/1.1 200 OK\r\n"...)
+	}
 	if http11 {
 		b = append(b, "HTTP/1.1 "...)
 	} else {
@@ -358,7 +361,7 @@ func appendField(b []byte, k, v string) []byte {
 	if v != "" && (isSpace(v[0]) || isSpace(v[len(v)-1])) {
 		v = strings.Trim(v, " \t\r\n")
 	}
-	if strings.ContainsAny(v, "\r\n") {
+	if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 {
 		for i := 0; i < len(v); i++ {
 			if c := v[i]; c == '\r' || c == '\n' {
 				b = append(b, ' ')
