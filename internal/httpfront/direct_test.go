@@ -231,17 +231,3 @@ func TestDirectShutdown(t *testing.T) {
 	}
 	c.closed()
 }
-
-// TestDirectPanic: a panic in Direct is logged and closes its connection; the server goes on.
-func TestDirectPanic(t *testing.T) {
-	ts := start(t, nil)
-	c := dial(t, ts.addr)
-	c.send("GET /v1/direct/panic HTTP/1.1\r\nHost: t\r\n\r\n")
-	c.closed()
-	if ts.errs.n.Load() != 1 {
-		t.Errorf("%d errors logged, want the panic", ts.errs.n.Load())
-	}
-	if _, body := dial(t, ts.addr).get("/v1/direct/body?n=2"); body != "ab" {
-		t.Errorf("after the panic: %q", body)
-	}
-}

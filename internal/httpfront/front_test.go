@@ -631,16 +631,19 @@ func TestConnectionClose(t *testing.T) {
 	})
 }
 
+// TestPanic: a panic in Handler or in Direct is logged and closes its connection; the server goes on.
 func TestPanic(t *testing.T) {
-	ts := start(t, nil)
-	c := dial(t, ts.addr)
-	c.send("GET /v1/panic HTTP/1.1\r\nHost: t\r\n\r\n")
-	c.closed()
-	if ts.errs.n.Load() != 1 {
-		t.Errorf("%d errors logged, want the panic", ts.errs.n.Load())
-	}
-	if _, body := dial(t, ts.addr).get("/v1/body?n=1"); body != "a" {
-		t.Errorf("after the panic: %q", body)
+	for _, path := range []string{"/v1/panic", "/v1/direct/panic"} {
+		ts := start(t, nil)
+		c := dial(t, ts.addr)
+		c.send("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n")
+		c.closed()
+		if ts.errs.n.Load() != 1 {
+			t.Errorf("%s: %d errors logged, want the panic", path, ts.errs.n.Load())
+		}
+		if _, body := dial(t, ts.addr).get("/v1/body?n=1"); body != "a" {
+			t.Errorf("%s: after the panic: %q", path, body)
+		}
 	}
 }
 
