@@ -671,7 +671,8 @@ func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int, timeout time.Du
 	if n := m.newest.Load(); n != nil && n.msn == msn && n.i == i { // the common request: the newest part
 		return n.part, nil
 	}
-	var expired <-chan time.Time
+	var t *time.Timer
+	defer func() { putTimer(t) }()
 	for {
 		m.mu.Lock()
 		if s := m.find(msn); s != nil && i < len(s.Parts) {
@@ -691,16 +692,14 @@ func (m *Muxer) WaitPart(ctx context.Context, msn uint64, i int, timeout time.Du
 		if closed {
 			return nil, ErrClosed
 		}
-		if expired == nil && timeout > 0 {
-			t := time.NewTimer(timeout)
-			defer t.Stop()
-			expired = t.C
+		if t == nil && timeout > 0 {
+			t = getTimer(timeout)
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-expired:
+		case <-timerC(t):
 			return nil, context.DeadlineExceeded
 		}
 	}
@@ -744,7 +743,8 @@ func (m *Muxer) has(msn uint64, part int) bool {
 // timeout passes (when > 0); in the last two cases it returns nil: the caller serves the playlist as it is.
 // ErrTooFar when the request is beyond the server's reach.
 func (m *Muxer) Wait(ctx context.Context, msn uint64, part int, timeout time.Duration) error {
-	var expired <-chan time.Time
+	var t *time.Timer
+	defer func() { putTimer(t) }()
 	for {
 		if m.published(msn, part) {
 			return nil
@@ -760,16 +760,14 @@ func (m *Muxer) Wait(ctx context.Context, msn uint64, part int, timeout time.Dur
 		}
 		ch := m.changed
 		m.mu.Unlock()
-		if expired == nil && timeout > 0 {
-			t := time.NewTimer(timeout)
-			defer t.Stop()
-			expired = t.C
+		if t == nil && timeout > 0 {
+			t = getTimer(timeout)
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
 			return nil
-		case <-expired:
+		case <-timerC(t):
 			return nil
 		}
 	}
@@ -835,4 +833,36 @@ func (m *Muxer) StreamSegment(ctx context.Context, msn uint64, write func([]byte
 			return err
 		}
 	}
+}
+
+// timers are the blocking requests' timeouts, reused: thousands of viewers each wait once or twice a part, and a
+// timer is two allocations. Since Go 1.23 a stopped timer's channel delivers nothing stale, so a timer is safely
+// Reset for its next user.
+var timers = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+// getTimer returns a timer that fires after d; give it back with putTimer.
+func getTimer(d time.Duration) *time.Timer {
+	t := timers.Get().(*time.Timer)
+	t.Reset(d)
+	return t
+}
+
+// putTimer stops t and keeps it for reuse (nil: nothing).
+func putTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+		timers.Put(t)
+	}
+}
+
+// timerC is t's channel; nil (which blocks for ever in a select) for no timer.
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
 }

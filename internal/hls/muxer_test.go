@@ -908,3 +908,20 @@ func testFollow(t *testing.T, ll bool) {
 		t.Error("the rung has no ad markers")
 	}
 }
+
+// TestTimerReuse: a pooled timer that fired before it was given back delivers nothing stale to its next user
+// (Go 1.23's timer channels; the blocking requests rely on it).
+func TestTimerReuse(t *testing.T) {
+	for range 20 {
+		a := getTimer(time.Millisecond)
+		time.Sleep(3 * time.Millisecond) // it has fired; nobody received
+		putTimer(a)
+		b := getTimer(time.Hour) // most often a again
+		select {
+		case <-b.C:
+			t.Fatal("a reused timer delivered its previous expiry")
+		case <-time.After(5 * time.Millisecond):
+		}
+		putTimer(b)
+	}
+}
