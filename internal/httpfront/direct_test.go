@@ -1,6 +1,7 @@
 package httpfront
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -143,8 +144,8 @@ func TestDirect(t *testing.T) {
 		t.Fatalf("flushed: %q %v %v", first, err, resp.Header)
 	}
 	ts.h.step <- struct{}{}
-	if rest := readAll(t, resp); rest != "two" {
-		t.Fatalf("after the flush: %q", rest)
+	if rest, err := io.ReadAll(resp.Body); string(rest) != "two" || err != nil {
+		t.Fatalf("after the flush: %q, %v", rest, err)
 	}
 
 	if resp, body := c.get("/v1/direct/std?x=1"); body != "api GET /v1/direct/std " || resp.Header.Get("X-Api") != "yes" ||
@@ -179,19 +180,6 @@ func TestDirect(t *testing.T) {
 		{"HEAD", "", "direct"}, {"GET", "abc", "direct"}} {
 		if resp, body := c.read(want.method); body != want.body || resp.Header.Get("X-Server") != want.via {
 			t.Errorf("pipelined %d: %q by %q", i, body, resp.Header.Get("X-Server"))
-		}
-	}
-}
-
-func readAll(t *testing.T, resp *http.Response) string {
-	t.Helper()
-	var b strings.Builder
-	buf := make([]byte, 512)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			return b.String()
 		}
 	}
 }
