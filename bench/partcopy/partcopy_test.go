@@ -19,6 +19,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openivs/openivs/bench/internal/procstat"
 )
 
 const window = 4 << 20 // the parts cycle through 4 MiB of media, as a rendition's chunks do
@@ -70,7 +72,7 @@ func benchSend(b *testing.B, mode string, size int) {
 	defer runtime.UnlockOSThread()
 	b.SetBytes(int64(len(head) + size))
 	b.ResetTimer()
-	cpu0 := threadCPU()
+	cpu0 := procstat.ThreadCPU()
 	for i := 0; i < b.N; i++ {
 		off := (i % parts) * size
 		switch mode {
@@ -90,7 +92,7 @@ func benchSend(b *testing.B, mode string, size int) {
 			}
 		}
 	}
-	b.ReportMetric(float64(threadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(procstat.ThreadCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 }
 
 func writeAll(b *testing.B, fd int, iov [][]byte) {
@@ -144,10 +146,4 @@ func dupBlocking(b *testing.B, c net.Conn) int {
 		b.Fatal(err)
 	}
 	return fd
-}
-
-func threadCPU() int64 {
-	var ru unix.Rusage
-	unix.Getrusage(unix.RUSAGE_THREAD, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

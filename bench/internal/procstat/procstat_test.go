@@ -34,3 +34,21 @@ func TestOwnProcess(t *testing.T) {
 		t.Error("CPU of no process reported ok")
 	}
 }
+
+// TestThreadCPU: a thread's CPU time grows while it spins, and is part of the process's.
+func TestThreadCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("getrusage(RUSAGE_THREAD) is Linux's")
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	before := ThreadCPU()
+	for end := time.Now().Add(10 * time.Second); ThreadCPU()-before < 20*time.Millisecond; {
+		if time.Now().After(end) {
+			t.Fatalf("thread CPU grew by %v in 10 s of spinning", ThreadCPU()-before)
+		}
+	}
+	if th, self := ThreadCPU(), SelfCPU(); th > self {
+		t.Errorf("thread CPU %v above the process's %v", th, self)
+	}
+}
