@@ -6,7 +6,9 @@
 //	             Content-Length): what openivs's playback costs when its own code costs nothing
 //	-front raw   a minimal HTTP/1.1 keep-alive loop on raw TCP (request line and headers read with one bufio.Reader,
 //	             the response's head and body in one writev), no goroutine per request: the ceiling of this
-//	             machine's loopback TCP with the load tool on the same cores
+//	             machine's loopback TCP with the load tool on the same cores, for a goroutine per connection
+//	-front epoll the same answers from -loops event loops (epoll_linux.go): no goroutine per connection, no read
+//	             that finds nothing, blocking requests parked on a list: the ceiling of an evented design
 //
 // It answers GET /live.m3u8 (a multivariant playlist naming v/720p30.m3u8), GET /v/720p30.m3u8 with
 // _HLS_msn/_HLS_part (blocking) and _HLS_skip, and GET /v/720p30/<msn>.<part>.ts (a part, waited for when it is
@@ -30,6 +32,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,9 +52,10 @@ const (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18090", "listen address")
 	src := flag.String("src", "", "H.264 + AAC MPEG-TS source, looped at real time (e.g. ffmpeg -i .cache/bench-720p30.flv -c copy src.ts)")
-	front := flag.String("front", "raw", "raw or http")
+	front := flag.String("front", "raw", "raw, http or epoll")
+	loops := flag.Int("loops", runtime.NumCPU(), "event loops of the epoll front (GOMAXPROCS is set to this plus one)")
 	flag.Parse()
-	if *src == "" || (*front != "raw" && *front != "http") {
+	if *src == "" || (*front != "raw" && *front != "http" && *front != "epoll") || *loops < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -59,13 +63,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var sps h264.SPS
-	if err := sps.Unmarshal(ts.SPS); err != nil {
-		log.Fatalf("source SPS: %v", err)
-	}
-	m, err := hls.New(hls.Config{LowLatency: true, Container: hls.ContainerTS,
-		Video: hls.VideoTrack{Kind: hls.H264, SPS: ts.SPS, PPS: ts.PPS, Codec: "avc1.64001F", Width: sps.Width(), Height: sps.Height()},
-		Audio: &hls.AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}})
+	m, err := newMuxer(ts)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -73,6 +71,14 @@ func main() {
 	defer stop()
 	go publish(ctx, m, ts.Frames)
 
+	if *front == "epoll" {
+		runtime.GOMAXPROCS(*loops + 1)
+		log.Printf("hlsceiling: epoll front (%d loops) on http://%s/live.m3u8", *loops, *addr)
+		if err := serveEpoll(ctx, m, *addr, *loops); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
@@ -94,6 +100,17 @@ func main() {
 		}
 		go serveRaw(ctx, c, m)
 	}
+}
+
+// newMuxer makes the LOW latency MPEG-TS muxer for ts's tracks.
+func newMuxer(ts *mediatest.TS) (*hls.Muxer, error) {
+	var sps h264.SPS
+	if err := sps.Unmarshal(ts.SPS); err != nil {
+		return nil, fmt.Errorf("source SPS: %w", err)
+	}
+	return hls.New(hls.Config{LowLatency: true, Container: hls.ContainerTS,
+		Video: hls.VideoTrack{Kind: hls.H264, SPS: ts.SPS, PPS: ts.PPS, Codec: "avc1.64001F", Width: sps.Width(), Height: sps.Height()},
+		Audio: &hls.AudioTrack{Config: ts.AAC, Codec: "mp4a.40.2"}})
 }
 
 // publish writes the source's frames into the muxer at real time, looped (timestamps continue across loops).
