@@ -48,12 +48,9 @@ type econn struct {
 	woff  int // bytes of head+body written
 	wbusy bool
 
-	// a parked request
+	// the request being answered, and whether it is parked (until deadline)
+	r        route
 	parked   bool
-	isPart   bool
-	msn      uint64
-	part     int
-	skip     bool
 	deadline int64
 }
 
@@ -343,66 +340,33 @@ func cutRequest(b []byte) (target string, used int, ok bool) {
 // request answers target now, or parks it.
 func (l *eloop) request(c *econn, target string) {
 	path, query, _ := strings.Cut(target, "?")
+	c.r = parseRoute(path, query)
 	switch {
-	case path == "/live.m3u8":
-		l.reply(c, multivariant, "application/vnd.apple.mpegurl")
-		return
-	case path == "/v/720p30.m3u8":
-		c.isPart, c.msn, c.part, c.skip = false, 0, -1, false
-		block := false
-		for kv := range strings.SplitSeq(query, "&") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch k {
-			case "_HLS_msn":
-				c.msn, _ = strconv.ParseUint(v, 10, 64)
-				block = true
-			case "_HLS_part":
-				c.part, _ = strconv.Atoi(v)
-			case "_HLS_skip":
-				c.skip = v == "YES"
-			}
-		}
-		if !block {
-			l.reply(c, l.m.SharedPlaylist(prefix, c.skip), "application/vnd.apple.mpegurl")
-			return
-		}
-	case strings.HasPrefix(path, "/v/"+prefix):
-		name := strings.TrimSuffix(path[len("/v/"+prefix):], ".ts")
-		ms, ps, found := strings.Cut(name, ".")
-		msn, err1 := strconv.ParseUint(ms, 10, 64)
-		i, err2 := strconv.Atoi(ps)
-		if !found || err1 != nil || err2 != nil {
-			l.reply(c, nil, "")
-			return
-		}
-		c.isPart, c.msn, c.part = true, msn, i
-	default:
+	case c.r.kind == routeMultivariant:
+		l.reply(c, multivariant, m3u8)
+	case c.r.kind == routePlaylist && !c.r.block:
+		l.reply(c, l.m.SharedPlaylist(prefix, c.r.skip), m3u8)
+	case c.r.kind == routeNone:
 		l.reply(c, nil, "")
-		return
-	}
-	if !l.try(c) {
+	case !l.try(c):
 		c.parked = true
 		c.deadline = time.Now().Add(waitTimeout).UnixNano()
 		l.waiting = append(l.waiting, c)
 	}
 }
 
-// try answers c's blocking request if it can be answered now.
+// try answers c's blocking request (a playlist reload or a part) if it can be answered now.
 func (l *eloop) try(c *econn) bool {
-	part := c.part
-	if !c.isPart && part < 0 {
-		part = 0 // a whole-segment wait: hlsload always names a part
-	}
-	p, err := l.m.WaitPart(gone, c.msn, part, 0)
+	p, err := l.m.WaitPart(gone, c.r.msn, c.r.part, 0)
 	switch {
 	case errors.Is(err, context.Canceled):
 		return false
-	case c.isPart && err != nil:
+	case c.r.kind == routePart && err != nil:
 		l.reply(c, nil, "")
-	case c.isPart:
-		l.reply(c, p.Data, "video/mp2t")
+	case c.r.kind == routePart:
+		l.reply(c, p.Data, mp2t)
 	case err == nil || errors.Is(err, hls.ErrGone) || errors.Is(err, hls.ErrClosed):
-		l.reply(c, l.m.SharedPlaylist(prefix, c.skip), "application/vnd.apple.mpegurl")
+		l.reply(c, l.m.SharedPlaylist(prefix, c.r.skip), m3u8)
 	default:
 		l.reply(c, nil, "")
 	}
@@ -421,10 +385,10 @@ func (l *eloop) retry(woke bool) {
 			continue
 		}
 		if now >= c.deadline {
-			if c.isPart {
+			if c.r.kind == routePart {
 				l.reply(c, nil, "")
 			} else {
-				l.reply(c, l.m.SharedPlaylist(prefix, c.skip), "application/vnd.apple.mpegurl")
+				l.reply(c, l.m.SharedPlaylist(prefix, c.r.skip), m3u8)
 			}
 			done = append(done, c)
 			continue
@@ -443,17 +407,7 @@ func (l *eloop) retry(woke bool) {
 
 // reply starts the response (a 404 for a nil body) and writes what the socket takes.
 func (l *eloop) reply(c *econn, body []byte, ctype string) {
-	h := c.head[:0]
-	if body == nil {
-		h = append(h, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"...)
-	} else {
-		h = append(h, "HTTP/1.1 200 OK\r\nContent-Type: "...)
-		h = append(h, ctype...)
-		h = append(h, "\r\nContent-Length: "...)
-		h = strconv.AppendInt(h, int64(len(body)), 10)
-		h = append(h, "\r\n\r\n"...)
-	}
-	c.head, c.body, c.woff, c.wbusy = h, body, 0, true
+	c.head, c.body, c.woff, c.wbusy = appendHead(c.head[:0], body, ctype), body, 0, true
 	l.flush(c)
 }
 

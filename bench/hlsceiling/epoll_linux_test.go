@@ -15,11 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openivs/openivs/internal/hls"
 	"github.com/openivs/openivs/internal/mediatest"
 )
 
-// startEpoll serves the hls package's test source (looped at real time) from an epoll front with two loops.
-func startEpoll(t *testing.T) *epollFront {
+// source starts a muxer fed with the hls package's test source, looped at real time until the test ends.
+func source(t *testing.T) *hls.Muxer {
 	t.Helper()
 	ts, err := mediatest.ReadTS("../../internal/hls/testdata/source.ts")
 	if err != nil {
@@ -29,17 +30,25 @@ func startEpoll(t *testing.T) *epollFront {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	published := make(chan struct{})
+	go func() { publish(ctx, m, ts.Frames); close(published) }()
+	t.Cleanup(func() { cancel(); <-published })
+	return m
+}
+
+// startEpoll serves m from an epoll front with two loops.
+func startEpoll(t *testing.T, m *hls.Muxer) *epollFront {
+	t.Helper()
 	f, err := listenEpoll(m, "127.0.0.1:0", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	published, served := make(chan struct{}), make(chan error, 1)
-	go func() { publish(ctx, m, ts.Frames); close(published) }()
+	served := make(chan error, 1)
 	go func() { served <- f.serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
-		<-published
 		select {
 		case err := <-served:
 			if err != nil {
@@ -102,8 +111,25 @@ func (c *client) get(target string) (int, string, []byte) {
 var hintRE = regexp.MustCompile(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="720p30/(\d+)\.(\d+)\.ts"`)
 
 func TestEpollFront(t *testing.T) {
-	f := startEpoll(t)
-	addr := f.addr
+	f := startEpoll(t, source(t))
+	testFront(t, f.addr, f.blocked)
+}
+
+func TestRawFront(t *testing.T) {
+	m := source(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	accepting := make(chan struct{})
+	go func() { acceptRaw(ctx, ln, m); close(accepting) }()
+	t.Cleanup(func() { cancel(); ln.Close(); <-accepting })
+	testFront(t, ln.Addr().String(), nil)
+}
+
+// testFront checks a front's answers; blocked, when not nil, counts the front's writes that found a socket full.
+func testFront(t *testing.T, addr string, blocked func() int64) {
 	c := dial(t, addr)
 
 	if st, ct, body := c.get("/live.m3u8"); st != 200 || ct != "application/vnd.apple.mpegurl" || !bytes.Contains(body, []byte("\nv/720p30.m3u8\n")) {
@@ -164,7 +190,7 @@ func TestEpollFront(t *testing.T) {
 			t.Fatalf("response %d of %d to the slow reader: %d, %d bytes (want %d)", i, n, st, len(got), len(data))
 		}
 	}
-	if f.blocked() == 0 {
+	if blocked != nil && blocked() == 0 {
 		t.Fatalf("%d responses of %d bytes to a reader that waited: no write found the socket full", n, len(data))
 	}
 

@@ -93,6 +93,11 @@ func main() {
 		}
 		return
 	}
+	acceptRaw(ctx, ln, m)
+}
+
+// acceptRaw serves ln's connections with serveRaw until ln is closed.
+func acceptRaw(ctx context.Context, ln net.Listener, m *hls.Muxer) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -146,44 +151,88 @@ func publish(ctx context.Context, m *hls.Muxer, frames []mediatest.Frame) {
 
 var multivariant = []byte("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-STREAM-INF:BANDWIDTH=3600000,CODECS=\"avc1.64001F,mp4a.40.2\"\nv/720p30.m3u8\n")
 
-// answer does a request's media work: the body and its content type, or ok false for a 404.
-func answer(ctx context.Context, m *hls.Muxer, path, query string) (body []byte, ctype string, ok bool) {
+// route is what a request asks for.
+type route struct {
+	kind  int // one of the route constants
+	msn   uint64
+	part  int  // the part (_HLS_part for a playlist: 0 when absent; hlsload always sends it)
+	skip  bool // _HLS_skip=YES
+	block bool // a blocking playlist reload (_HLS_msn given)
+}
+
+const (
+	routeNone = iota // 404
+	routeMultivariant
+	routePlaylist
+	routePart
+)
+
+func parseRoute(path, query string) route {
 	switch {
 	case path == "/live.m3u8":
-		return multivariant, "application/vnd.apple.mpegurl", true
+		return route{kind: routeMultivariant}
 	case path == "/v/720p30.m3u8":
-		var msn uint64
-		part, skip := 0, false
+		r := route{kind: routePlaylist}
 		for kv := range strings.SplitSeq(query, "&") {
 			k, v, _ := strings.Cut(kv, "=")
 			switch k {
 			case "_HLS_msn":
-				msn, _ = strconv.ParseUint(v, 10, 64)
+				r.msn, _ = strconv.ParseUint(v, 10, 64)
+				r.block = true
 			case "_HLS_part":
-				part, _ = strconv.Atoi(v)
+				r.part, _ = strconv.Atoi(v)
 			case "_HLS_skip":
-				skip = v == "YES"
+				r.skip = v == "YES"
 			}
 		}
-		if strings.Contains(query, "_HLS_msn=") {
-			if err := m.Wait(ctx, msn, part, waitTimeout); err != nil {
-				return nil, "", false
-			}
-		}
-		return m.SharedPlaylist(prefix, skip), "application/vnd.apple.mpegurl", true
+		return r
 	case strings.HasPrefix(path, "/v/"+prefix):
 		name := strings.TrimSuffix(path[len("/v/"+prefix):], ".ts")
 		ms, ps, found := strings.Cut(name, ".")
 		msn, err1 := strconv.ParseUint(ms, 10, 64)
 		i, err2 := strconv.Atoi(ps)
-		if !found || err1 != nil || err2 != nil {
-			return nil, "", false
+		if found && err1 == nil && err2 == nil {
+			return route{kind: routePart, msn: msn, part: i}
 		}
-		p, err := m.WaitPart(ctx, msn, i, waitTimeout)
+	}
+	return route{}
+}
+
+// appendHead appends the response head for body (a 404 for a nil body).
+func appendHead(h, body []byte, ctype string) []byte {
+	if body == nil {
+		return append(h, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"...)
+	}
+	h = append(h, "HTTP/1.1 200 OK\r\nContent-Type: "...)
+	h = append(h, ctype...)
+	h = append(h, "\r\nContent-Length: "...)
+	h = strconv.AppendInt(h, int64(len(body)), 10)
+	return append(h, "\r\n\r\n"...)
+}
+
+const (
+	m3u8 = "application/vnd.apple.mpegurl"
+	mp2t = "video/mp2t"
+)
+
+// answer does a request's media work: the body and its content type, or ok false for a 404.
+func answer(ctx context.Context, m *hls.Muxer, path, query string) (body []byte, ctype string, ok bool) {
+	switch r := parseRoute(path, query); r.kind {
+	case routeMultivariant:
+		return multivariant, m3u8, true
+	case routePlaylist:
+		if r.block {
+			if err := m.Wait(ctx, r.msn, r.part, waitTimeout); err != nil {
+				return nil, "", false
+			}
+		}
+		return m.SharedPlaylist(prefix, r.skip), m3u8, true
+	case routePart:
+		p, err := m.WaitPart(ctx, r.msn, r.part, waitTimeout)
 		if err != nil {
 			return nil, "", false
 		}
-		return p.Data, "video/mp2t", true
+		return p.Data, mp2t, true
 	}
 	return nil, "", false
 }
@@ -229,17 +278,10 @@ func serveRaw(ctx context.Context, c net.Conn, m *hls.Muxer) {
 		}
 		path, query, _ := strings.Cut(target, "?")
 		body, ctype, ok := answer(ctx, m, path, query)
-		head = head[:0]
 		if !ok {
-			head = append(head, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"...)
 			body = nil
-		} else {
-			head = append(head, "HTTP/1.1 200 OK\r\nContent-Type: "...)
-			head = append(head, ctype...)
-			head = append(head, "\r\nContent-Length: "...)
-			head = strconv.AppendInt(head, int64(len(body)), 10)
-			head = append(head, "\r\n\r\n"...)
 		}
+		head = appendHead(head[:0], body, ctype)
 		bufs := net.Buffers{head, body}
 		if _, err := bufs.WriteTo(c); err != nil {
 			if !errors.Is(err, io.EOF) {
