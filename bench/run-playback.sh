@@ -27,6 +27,8 @@
 #   LAT_EXPERIMENT ['{"maxLiveSyncPlaybackRate":1.5}']  one more hls.js run per target with these settings merged
 #                   into hls.js's defaults (not the default player: an experiment, labelled so); "" = none
 #   LAT_RAW_DIR [""]  keep each latency run's raw player result there (JSON: every frame, cue, error and request)
+#   LAT_HLSJS_CONFIG [""]  a JSON object merged into hls.js's config for every hls.js run, for diagnosis (e.g.
+#                     '{"debug":true}' with LATENCY_CONSOLE=all in the environment logs hls.js's own log)
 #   NS ["500 1000 2000 2500 3000 4000 5000"]  FAN_TARGETS ["openivs nginx"]  DUR [30s]  RAMP [15s]  SETTLE [5s]  PASS [0.99]
 #   QUIET_MAX [300]  before each run, wait up to this many seconds for the machine to be idle (<10% busy over 2 s)
 #   SKEW_MAX [25] RETRIES [2]  a fan-out run during whose window other processes used more than SKEW_MAX % of one
@@ -48,6 +50,7 @@ LAT_TARGETS=$(echo ${LAT_TARGETS:-openivs-ts openivs-fmp4 nginx})
 LAT_PLAYERS=$(echo ${LAT_PLAYERS:-hlsjs ivs})
 LAT_WATCH=${LAT_WATCH:-30s}
 LAT_RAW_DIR=${LAT_RAW_DIR:-}
+LAT_HLSJS_CONFIG=${LAT_HLSJS_CONFIG:-}
 LAT_WARMUP=${LAT_WARMUP:-6s}
 LAT_REPEAT=${LAT_REPEAT:-3}
 LAT_EXPERIMENT=${LAT_EXPERIMENT-'{"maxLiveSyncPlaybackRate":1.5}'}
@@ -331,6 +334,7 @@ phase_latency() {
 				meta=()
 				[[ -n $CHANNEL_ARN ]] && meta=(-api-endpoint "$API" -channel-arn "$CHANNEL_ARN")
 				[[ -n $LAT_RAW_DIR ]] && meta+=(-raw "$LAT_RAW_DIR/latency-$t-$p-$i.json")
+				[[ $p == hlsjs && -n $LAT_HLSJS_CONFIG ]] && meta+=(-hlsjs-config "$LAT_HLSJS_CONFIG")
 				note "latency: $t, $p (watch $LAT_WATCH, counted after $LAT_WARMUP; load average $(cut -d' ' -f1-3 /proc/loadavg))"
 				if ! "$BIN/latency" -url "$PLAYBACK_URL" -player "$p" -ll -d "$LAT_WATCH" -warmup "$LAT_WARMUP" \
 					-label "$t" -json "${meta[@]}" >>"$LAT_RESULTS" 2>"$WORK/latency-$t-$p-$i.txt"; then

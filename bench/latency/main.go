@@ -151,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	every := fs.Duration("metadata-every", time.Second, "PutMetadata period")
 	label := fs.String("label", "", "name of the target, copied into the output")
 	asJSON := fs.Bool("json", false, "print one JSON line on stdout (the human report goes to stderr)")
-	hlsConfig := fs.String("hlsjs-config", "", `experiments: a JSON object merged into hls.js's defaults, e.g. '{"maxLiveSyncPlaybackRate":1.5}'`)
+	hlsConfig := fs.String("hlsjs-config", "", `experiments: a JSON object merged over the page's hls.js settings, e.g. '{"maxLiveSyncPlaybackRate":1.5}'`)
 	scriptPath := fs.String("script", "", "player.mjs (default: the one next to this command's source)")
 	keepRaw := fs.String("raw", "", "write the player's raw result (JSON) to this file")
 	if err := fs.Parse(args); err != nil {
@@ -230,6 +230,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "latency: player.mjs: %v\n%s", err, errb.String())
 		return 2
+	}
+	if os.Getenv("LATENCY_CONSOLE") == "all" {
+		stderr.Write(errb.Bytes()) // the page's whole console log, asked for (see player.mjs)
 	}
 	line := bytes.TrimSpace(out.Bytes())
 	if i := bytes.LastIndexByte(line, '\n'); i >= 0 {

@@ -9,7 +9,9 @@
 //
 // Usage: node player.mjs '{"url": "...", "player": "hlsjs"|"ivs", "lowLatency": true, "durationMs": 30000}'
 // Other options: "chromium" (default /usr/bin/chromium), "userDataDir" (default: a fresh temporary directory),
-// "hlsConfig" (an object merged into hls.js's DefaultConfig before the player is created: experiments only).
+// "hlsConfig" (hls.js settings merged over the page's own, as play.mjs's hlsConfig: experiments and diagnosis only).
+// LATENCY_CONSOLE=all in the environment logs every console message of the page (with '{"debug":true}' as hlsConfig,
+// hls.js's own log), each with its wall-clock time in ms; otherwise only errors and warnings are logged.
 
 import fs from 'node:fs';
 import http from 'node:http';
@@ -23,6 +25,8 @@ const harness = path.resolve(here, '..', '..', 'test', 'player');
 // Every npm package comes from the real-player harness's node_modules (npm ci in test/player).
 const require = createRequire(path.join(harness, 'package.json'));
 const { chromium } = require('playwright-core');
+
+const allConsole = process.env.LATENCY_CONSOLE === 'all';
 
 function log(...args) {
   process.stderr.write('[latency/player.mjs] ' + args.join(' ') + '\n');
@@ -251,14 +255,18 @@ async function main() {
 
   const page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') log(`console.${m.type()}:`, m.text());
+    if (allConsole || m.type() === 'error' || m.type() === 'warning') log(`${Date.now()} console.${m.type()}:`, m.text());
   });
   page.on('pageerror', (e) => log('page error:', e.message));
   try {
     await page.goto(server.origin + '/', { waitUntil: 'load', timeout: 30000 });
-    if (opts.hlsConfig) await page.evaluate((c) => window.setHlsDefaults(c), opts.hlsConfig);
     result.stampReader = await page.evaluate(() => window.startStampReader());
-    await page.evaluate((o) => window.startPlayer(o), { url: opts.url, player: playerKind, lowLatency: !!opts.lowLatency });
+    await page.evaluate((o) => window.startPlayer(o), {
+      url: opts.url,
+      player: playerKind,
+      lowLatency: !!opts.lowLatency,
+      hlsConfig: opts.hlsConfig || {},
+    });
     log(`${playerKind} started (lowLatency=${!!opts.lowLatency}); watching ${durationMs} ms`);
     await new Promise((r) => setTimeout(r, durationMs));
     const st = await page.evaluate(() => window.stampReport());

@@ -87,11 +87,17 @@ type Config struct {
 
 // Durations of the packaging.
 const (
-	PartTarget        = 210 * time.Millisecond // EXT-X-PART-INF:PART-TARGET
-	partCut           = 198 * time.Millisecond // a part closes once it is this long
-	minSegmentLow     = 1 * time.Second        // LL-HLS: a segment closes at the first keyframe after this
-	minSegmentNormal  = 2 * time.Second        // standard HLS
-	windowLow         = 8 * time.Second        // media the playlist keeps (at least)
+	PartTarget = 210 * time.Millisecond // EXT-X-PART-INF:PART-TARGET at least (see Muxer.partTarget)
+	partCut    = 198 * time.Millisecond // a part closes once it is this long (but see cutBefore)
+	// minLastPart is the least a segment's last part lasts when the segment ends where the keyframe cadence says
+	// it will. hls.js (1.7.4) counts a segment as wholly buffered when the buffer reaches within 0.2 s of its end
+	// (its fragment tracker's bufferPadding): a player that joined and loaded every part of a segment but the
+	// last, just as the playlist showed the segment complete, never loaded that last part when it lasted 0.2 s,
+	// and stalled for seconds on the hole (about one join in ten; bench/README.md, "(a, fifth)").
+	minLastPart       = 205 * time.Millisecond
+	minSegmentLow     = 1 * time.Second // LL-HLS: a segment closes at the first keyframe after this
+	minSegmentNormal  = 2 * time.Second // standard HLS
+	windowLow         = 8 * time.Second // media the playlist keeps (at least)
 	windowNormal      = 12 * time.Second
 	keyframeTolerance = 100 * time.Millisecond // timestamps jitter: a keyframe this close to the minimum still cuts
 	retiredKept       = 3                      // segments kept fetchable after they leave the playlist
@@ -144,7 +150,10 @@ type Muxer struct {
 	boundaries [16]boundary
 	closed     bool
 	maxDur     time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
-	target     atomic.Int64  // targetDuration(), readable without m.mu
+	// partTarget is EXT-X-PART-INF's PART-TARGET: PartTarget, or more when a last part of minLastPart and a frame
+	// needs more (below about 30 frames a second). Set before the first part is published.
+	partTarget time.Duration
+	target     atomic.Int64 // targetDuration(), readable without m.mu
 	// decided is the decode time (input timeline, nanoseconds) of the newest video frame written: every segment
 	// boundary up to it is in boundaries. Written by the writer, read by audio-only followers, without m.mu.
 	decided atomic.Int64
@@ -167,6 +176,9 @@ type Muxer struct {
 	partVideo []*videoSample
 	partStart time.Duration
 	segStart  time.Duration
+	lastKey   time.Duration // the newest keyframe's decode time
+	keyInt    time.Duration // and its distance from the one before (0: one keyframe so far)
+	timed     bool          // partTarget is set from the frame rate
 	audioQ    []*audioSample
 	audioNext uint64
 	audioSync bool
@@ -213,7 +225,7 @@ func New(cfg Config) (*Muxer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Muxer{cfg: cfg, changed: make(chan struct{}), st: newStore()}
+	m := &Muxer{cfg: cfg, changed: make(chan struct{}), st: newStore(), partTarget: PartTarget}
 	m.decided.Store(math.MinInt64)
 	video := &cfg.Video
 	if cfg.AudioOnly {
@@ -405,6 +417,18 @@ func (m *Muxer) segmentAt(pts time.Duration) (t0 time.Duration, wall0 time.Time,
 }
 
 func (m *Muxer) addVideo(v, next *videoSample) error {
+	if !m.timed { // the first frame's duration: the longest last part cutBefore makes is minLastPart and a frame
+		m.timed = true
+		const step = 10 * time.Millisecond
+		pt := max(PartTarget, (minLastPart+v.dur+step-1)/step*step)
+		m.mu.Lock()
+		m.partTarget = pt
+		m.mu.Unlock()
+		m.lastKey = v.dts // a stream starts at a keyframe
+	}
+	if next.key {
+		m.keyInt, m.lastKey = next.dts-m.lastKey, next.dts
+	}
 	if len(m.partVideo) == 0 {
 		m.partStart = v.dts
 	}
@@ -420,10 +444,36 @@ func (m *Muxer) addVideo(v, next *videoSample) error {
 		m.boundaries[m.nextMSN%uint64(len(m.boundaries))] = boundary{pts: next.pts + m.t0, dts: next.dts + m.t0, msn: m.nextMSN}
 		m.mu.Unlock()
 		return nil
-	case next.dts-m.partStart >= partCut:
+	case m.cutBefore(next.dts, next.dts-v.dts):
 		return m.flushPart(next.dts, false)
 	}
 	return nil
+}
+
+// cutBefore tells whether the open part ends before the frame at dts; f is the duration of the frame before it,
+// taken for that frame's too. A part closes once it lasts partCut, except around the segment's end, which is
+// foreseen from the keyframe interval (encoders keep it fixed, as IVS asks): the last part is made at least
+// minLastPart long, by ending the one before it early, so that hls.js loads it (see minLastPart). A segment that
+// ends elsewhere (the stream's first, or after a change of interval) ends as before: its last part is what is
+// left.
+func (m *Muxer) cutBefore(dts, f time.Duration) bool {
+	step, end := m.minSegment(), m.segStart+m.minSegment()
+	if m.keyInt > 0 { // the first keyframe that would end the segment, if the interval holds
+		step, end = m.keyInt, m.lastKey+m.keyInt
+		for end-m.segStart < m.minSegment()-keyframeTolerance {
+			end += step
+		}
+	}
+	for end-f/2 <= dts { // no keyframe where foreseen (timestamps jitter): the next one
+		end += step
+	}
+	part := dts - m.partStart
+	if left := end - dts; left >= minLastPart {
+		return part >= partCut || left-f < minLastPart
+	}
+	// The frame at dts is in the segment's last part, if the keyframe comes where foreseen; the part closes only
+	// if that frame would take it past the part target.
+	return part+f > m.partTarget
 }
 
 // flushPart publishes the part ending at end; last closes its segment.

@@ -209,19 +209,11 @@ func TestMuxerPlaylistsAndMediaDecode(t *testing.T) {
 				if time.Duration(mp.TargetDuration)*time.Second < s.Duration.Round(time.Second) {
 					t.Errorf("segment %d (%v) longer than the target duration %d", i, s.Duration, mp.TargetDuration)
 				}
-				seg := completed[i]
-				if !seg.Parts[0].Independent {
+				if !completed[i].Parts[0].Independent {
 					t.Errorf("segment %d does not start with a keyframe", i)
 				}
-				for j, p := range seg.Parts {
-					if p.Duration > PartTarget {
-						t.Errorf("segment %d part %d lasts %v > part target", i, j, p.Duration)
-					}
-					if j < len(seg.Parts)-1 && p.Duration < partCut {
-						t.Errorf("segment %d part %d lasts only %v", i, j, p.Duration)
-					}
-				}
 			}
+			checkParts(t, m, completed, keyframes(frames, v.Kind, 1, 1))
 			if d := total - 4200*time.Millisecond; d < -50*time.Millisecond || d > 50*time.Millisecond {
 				t.Errorf("segments add up to %v, the source lasts 4.2 s", total)
 			}
@@ -254,6 +246,105 @@ func forEachSource(t *testing.T, test func(t *testing.T, frames []frame, v Video
 		for _, container := range src.containers {
 			t.Run(src.name+"/"+container, func(t *testing.T) { test(t, frames, v, a, container) })
 		}
+	}
+}
+
+// keyframes returns the decode times of the keyframes of loops of frames (fed as feed does, with timestamps
+// times scale), from the first.
+func keyframes(frames []frame, kind VideoCodec, loops int, scale float64) []time.Duration {
+	var keys []time.Duration
+	for l := range loops {
+		for _, f := range frames {
+			if f.video && isKeyframe(kind, f.au) {
+				keys = append(keys, time.Duration(float64(f.dts+time.Duration(l)*4200*time.Millisecond)*scale))
+			}
+		}
+	}
+	for i := len(keys) - 1; i >= 0; i-- {
+		keys[i] -= keys[0]
+	}
+	return keys
+}
+
+// checkParts checks the parts of segments: every part within the playlist's PART-TARGET; every part but the
+// last two at least partCut long (the one before the last may be cut short); and, when the segment ended at the
+// keyframe the keyframe interval foretold (keys: the stream's keyframes), the last part at least minLastPart,
+// longer than hls.js's 0.2 s buffer padding (see minLastPart).
+func checkParts(t *testing.T, m *Muxer, segs []*Segment, keys []time.Duration) {
+	t.Helper()
+	near := func(a, b time.Duration) bool { return a-b < time.Microsecond && b-a < time.Microsecond }
+	foretold := func(seg *Segment) bool {
+		end := seg.StartDTS + seg.Duration
+		for i := 2; i < len(keys); i++ {
+			if near(keys[i], end) {
+				return near(keys[i]-keys[i-1], keys[i-1]-keys[i-2])
+			}
+		}
+		return false // the stream's end, or not a keyframe
+	}
+	checked := 0
+	pl := string(m.MediaPlaylist(RelativeURLs{Ext: m.Ext()}, false))
+	m.mu.Lock()
+	pt := m.partTarget
+	m.mu.Unlock()
+	if pt < PartTarget || pt > 300*time.Millisecond {
+		t.Errorf("part target %v, want %v to 300 ms", pt, PartTarget)
+	}
+	if m.cfg.LowLatency && !strings.Contains(pl, "PART-TARGET="+secs(pt)+"\n") || m.cfg.LowLatency && !strings.Contains(pl, "PART-HOLD-BACK="+secs(2*pt)+"\n") {
+		t.Errorf("the playlist does not give PART-TARGET %v and PART-HOLD-BACK twice that:\n%s", pt, pl)
+	}
+	for _, seg := range segs {
+		n := len(seg.Parts)
+		for j, p := range seg.Parts {
+			switch {
+			case p.Duration > pt:
+				t.Errorf("segment %d part %d lasts %v > part target %v", seg.MSN, j, p.Duration, pt)
+			case j < n-2 && p.Duration < partCut && foretold(seg):
+				t.Errorf("segment %d part %d lasts only %v", seg.MSN, j, p.Duration)
+			case j == n-1 && p.Duration < minLastPart && foretold(seg):
+				t.Errorf("segment %d: its last part (%d) lasts only %v", seg.MSN, j, p.Duration)
+			}
+		}
+		if foretold(seg) {
+			checked++
+		}
+	}
+	if checked < len(segs)/2 {
+		t.Errorf("only %d of %d segments ended where the keyframe interval foretold", checked, len(segs))
+	}
+}
+
+func TestMuxerLastPartOutlastsHLSJSPadding(t *testing.T) {
+	// The fixture (30 fps, a keyframe a second) retimed to other frame rates, which stretches its keyframe
+	// interval too: 24 fps (1.25 s), 25 fps (1.2 s), 50 and 60 fps (0.6 s, 0.5 s: two intervals a segment).
+	frames, v, a := fixture(t)
+	for _, fps := range []int{24, 25, 30, 50, 60} {
+		t.Run(fmt.Sprintf("%dfps", fps), func(t *testing.T) {
+			scale := func(d time.Duration) time.Duration { return d * 30 / time.Duration(fps) }
+			var completed []*Segment
+			m, err := New(Config{LowLatency: true, Container: ContainerFMP4, Video: v, Audio: a,
+				OnSegment: func(s *Segment) { completed = append(completed, s) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			loop := scale(4200 * time.Millisecond)
+			keys := keyframes(frames, v.Kind, 6, 30/float64(fps))
+			for l := range 6 {
+				off := time.Duration(l) * loop
+				for _, f := range frames {
+					if f.video { // the audio keeps its own clock: only video decides parts
+						if err := m.WriteVideo(scale(f.pts)+off, scale(f.dts)+off, f.au); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			m.Close()
+			if len(completed) < 12 {
+				t.Fatalf("%d segments", len(completed))
+			}
+			checkParts(t, m, completed, keys)
+		})
 	}
 }
 

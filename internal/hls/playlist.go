@@ -100,8 +100,8 @@ func (m *Muxer) mediaPlaylist(urls URLs, skip bool) []byte {
 		// stays that far from the live edge, and measured same-hour A/B (bench/README.md) 2x gave it ~1.45 s
 		// glass-to-glass against ~1.7 s with 3x, with no stall in either. The IVS player does not read it.
 		fmt.Fprintf(&b, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=%s,PART-HOLD-BACK=%s\n",
-			secs(skipUntil), secs(2*PartTarget))
-		fmt.Fprintf(&b, "#EXT-X-PART-INF:PART-TARGET=%s\n", secs(PartTarget))
+			secs(skipUntil), secs(2*m.partTarget))
+		fmt.Fprintf(&b, "#EXT-X-PART-INF:PART-TARGET=%s\n", secs(m.partTarget))
 	}
 	first := uint64(0)
 	if len(m.segments) > 0 {

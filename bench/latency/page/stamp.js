@@ -33,20 +33,6 @@
     return sumBytes === ck ? v : -1;
   }
 
-  // hlsConfig: settings merged into hls.js's defaults when its script defines window.Hls (page.js, unchanged,
-  // creates its Hls with a few settings of its own; the rest come from Hls.DefaultConfig). For experiments only.
-  window.setHlsDefaults = function (cfg) {
-    let v;
-    Object.defineProperty(window, 'Hls', {
-      configurable: true,
-      get: () => v,
-      set: (x) => {
-        v = x;
-        if (x && x.DefaultConfig) Object.assign(x.DefaultConfig, cfg);
-      },
-    });
-  };
-
   window.startStampReader = function () {
     const video = document.getElementById('video');
     if (!('requestVideoFrameCallback' in HTMLVideoElement.prototype)) return 'no requestVideoFrameCallback';
