@@ -150,8 +150,8 @@ type Muxer struct {
 	boundaries [16]boundary
 	closed     bool
 	maxDur     time.Duration // longest complete segment seen (EXT-X-TARGETDURATION)
-	// partTarget is EXT-X-PART-INF's PART-TARGET: PartTarget, or more when a last part of minLastPart and a frame
-	// needs more (below about 30 frames a second). Set before the first part is published.
+	// partTarget is EXT-X-PART-INF's PART-TARGET: minLastPart and a frame, rounded up to 10 ms (0.24 s at 30
+	// frames a second), or PartTarget if that is more. Set from the frames before the first part is published.
 	partTarget time.Duration
 	target     atomic.Int64 // targetDuration(), readable without m.mu
 	// decided is the decode time (input timeline, nanoseconds) of the newest video frame written: every segment
@@ -178,7 +178,6 @@ type Muxer struct {
 	segStart  time.Duration
 	lastKey   time.Duration // the newest keyframe's decode time
 	keyInt    time.Duration // and its distance from the one before (0: one keyframe so far)
-	timed     bool          // partTarget is set from the frame rate
 	audioQ    []*audioSample
 	audioNext uint64
 	audioSync bool
@@ -417,14 +416,17 @@ func (m *Muxer) segmentAt(pts time.Duration) (t0 time.Duration, wall0 time.Time,
 }
 
 func (m *Muxer) addVideo(v, next *videoSample) error {
-	if !m.timed { // the first frame's duration: the longest last part cutBefore makes is minLastPart and a frame
-		m.timed = true
+	if m.seq == 0 { // no part published yet: the part target may still follow the frame rate
+		if len(m.partVideo) == 0 {
+			m.lastKey = v.dts // a stream starts at a keyframe
+		}
+		// The longest last part cutBefore makes is minLastPart and a frame (of at most 0.1 s: 10 frames a
+		// second and fewer make parts too long anyway).
 		const step = 10 * time.Millisecond
-		pt := max(PartTarget, (minLastPart+v.dur+step-1)/step*step)
+		pt := max(PartTarget, (minLastPart+min(v.dur, 100*time.Millisecond)+step-1)/step*step)
 		m.mu.Lock()
-		m.partTarget = pt
+		m.partTarget = max(m.partTarget, pt)
 		m.mu.Unlock()
-		m.lastKey = v.dts // a stream starts at a keyframe
 	}
 	if next.key {
 		m.keyInt, m.lastKey = next.dts-m.lastKey, next.dts
