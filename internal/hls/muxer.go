@@ -825,6 +825,33 @@ func (m *Muxer) Wait(ctx context.Context, msn uint64, part int, timeout time.Dur
 	}
 }
 
+// WaitNextPart blocks until the next part is published, the stream ends (or has ended), ctx ends, or timeout
+// passes. A player tuning in starts PART-HOLD-BACK behind the end of the first playlist it gets and keeps that
+// distance; a playlist rendered after WaitNextPart ends at the live edge, where one rendered before it ends up
+// to a part behind it.
+func (m *Muxer) WaitNextPart(ctx context.Context, timeout time.Duration) {
+	m.mu.Lock()
+	ch, closed := m.changed, m.closed
+	m.mu.Unlock()
+	if closed {
+		return
+	}
+	t := getTimer(timeout)
+	defer putTimer(t)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	case <-timerC(t):
+	}
+}
+
+// PartTarget is the playlist's PART-TARGET (a low-latency rendition's).
+func (m *Muxer) PartTarget() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.partTarget
+}
+
 // Ready tells whether a segment is complete (the stream is playable).
 func (m *Muxer) Ready() bool {
 	m.mu.Lock()

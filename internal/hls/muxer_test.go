@@ -543,6 +543,51 @@ func TestMuxerBlockingReloadAndPreloadHint(t *testing.T) {
 	}
 }
 
+// TestMuxerWaitNextPart: WaitNextPart returns once the next part is published, at once for an ended stream, and
+// when its context ends.
+func TestMuxerWaitNextPart(t *testing.T) {
+	frames, v, a := fixture(t)
+	m, err := New(Config{LowLatency: true, Container: ContainerTS, Video: v, Audio: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(frames) / 2
+	feed(t, m, frames[:half], 1, nil)
+	before := m.newest.Load()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	saw := make(chan *newestPart, 1)
+	go func() {
+		m.WaitNextPart(ctx, time.Minute)
+		saw <- m.newest.Load()
+	}()
+	select {
+	case <-saw:
+		t.Fatal("WaitNextPart returned before a part was published")
+	case <-time.After(100 * time.Millisecond):
+	}
+	i := half
+	for m.newest.Load() == before {
+		feedFrom(t, m, frames[i:i+1], 0, 1, nil)
+		i++
+	}
+	if got := <-saw; got == before {
+		t.Errorf("WaitNextPart returned with part %d.%d, the newest before it", got.msn, got.i)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("WaitNextPart waited for its context, not for the part")
+	}
+
+	gone, stop := context.WithCancel(ctx)
+	stop()
+	m.WaitNextPart(gone, time.Minute) // returns: its context has ended
+	m.Close()
+	m.WaitNextPart(ctx, time.Minute) // returns at once: the stream has ended
+	if ctx.Err() != nil {
+		t.Error("WaitNextPart on an ended stream waited for its context")
+	}
+}
+
 func TestMuxerTimedMetadata(t *testing.T) { forEachSource(t, testTimedMetadata) }
 
 func testTimedMetadata(t *testing.T, frames []frame, v VideoTrack, a *AudioTrack, container string) {

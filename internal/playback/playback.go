@@ -121,6 +121,7 @@ const (
 	sweepEvery      = 5 * time.Second
 	endedKept       = 30 * time.Second // an ended stream keeps answering (EXT-X-ENDLIST) this long
 	blockingTimeout = 3                // blocking playlist requests wait up to this many target durations
+	tuneInWait      = 3                // a LOW playlist request without directives waits up to this many half part targets
 )
 
 // Server is the playback front. Create it with New, and Close it.
@@ -1116,6 +1117,13 @@ func (s *Server) servePlaylist(x *exchange, rest string) {
 			return
 		}
 		cache = maxAge(int(target/time.Second) * 6)
+	} else if rd.m.Config().LowLatency {
+		// A request without delivery directives is a player tuning in (or one that polls, as the IVS player
+		// does): it is answered when the next part is published, so that the playlist it gets ends at the live
+		// edge. A player starts PART-HOLD-BACK behind the end of that playlist and keeps that distance, so a
+		// playlist answered at once, up to a part old, would cost it that much latency for the whole session
+		// (0.18 s median with hls.js; bench/README.md, "(a, sixth)"). The price is the wait: a part at most.
+		rd.m.WaitNextPart(x.ctx, tuneInWait*rd.m.PartTarget()/2)
 	}
 	// Segment and part URLs are relative to the playlist ("<rendition>/<msn>.<part>.<ext>"), so they carry the
 	// session's token from its path: a segment's URL must stay the same from one reload to the next (hls.js

@@ -178,6 +178,83 @@ func TestPlaybackURLs(t *testing.T) {
 	}
 }
 
+// TestTuneInPlaylistEndsAtTheLiveEdge: a LOW media playlist request without delivery directives (a player tuning
+// in) is answered once the next part is published, so the playlist ends at a part just made.
+func TestTuneInPlaylistEndsAtTheLiveEdge(t *testing.T) {
+	for _, container := range []string{"TS", "FRAGMENTED_MP4"} {
+		t.Run(container, func(t *testing.T) {
+			s, _, p := livePublisher(t, container)
+			for range len(p.frames) / 2 {
+				p.write()
+			}
+			s.mu.RLock()
+			m := s.channels["us-west-2.111111111111.channel.abcdefghijkl"].renditions[0].m
+			s.mu.RUnlock()
+			mv := get(t, s, "GET", playbackPath).Body.String()
+			variant := strings.TrimSpace(mv[strings.Index(mv, "/v1/playlist/"):])
+			// tuneIn requests the playlist and, unless it is answered within 0.1 s, writes frames until a part is
+			// published; it returns the playlist and whether it was answered before that wait ended
+			tuneIn := func() (body string, early bool) {
+				t.Helper()
+				got := make(chan *httptest.ResponseRecorder, 1)
+				go func() {
+					w := httptest.NewRecorder()
+					s.ServeHTTP(w, httptest.NewRequest("GET", variant, nil))
+					got <- w
+				}()
+				var w *httptest.ResponseRecorder
+				select {
+				case w = <-got:
+					early = true
+				case <-time.After(100 * time.Millisecond):
+					published := m.Changed()
+					for {
+						select {
+						case <-published:
+						default:
+							p.write()
+							continue
+						}
+						break
+					}
+					w = <-got // no frame is written until it is answered
+				}
+				if w.Code != 200 {
+					t.Fatalf("media playlist: %d %s", w.Code, w.Body)
+				}
+				return w.Body.String(), early
+			}
+			first, _ := tuneIn()
+			second, early := tuneIn()
+			if early {
+				t.Errorf("a tune-in request was answered with no new part published:\n%s", second)
+			}
+			// the second ends at the part after the first's last: the one published while it waited
+			msn1, i1 := lastPart(t, first)
+			msn2, i2 := lastPart(t, second)
+			if !(msn2 == msn1 && i2 == i1+1 || msn2 == msn1+1 && i2 == 0) {
+				t.Errorf("the first tune-in playlist ends at part %d.%d, the second at %d.%d: want the next part", msn1, i1, msn2, i2)
+			}
+		})
+	}
+}
+
+// lastPart returns the media sequence number and index of a media playlist's last part.
+func lastPart(t *testing.T, pl string) (msn uint64, i int) {
+	t.Helper()
+	k := strings.LastIndex(pl, "#EXT-X-PART:")
+	u := pl[k+1:]
+	if k < 0 || !strings.Contains(u, `URI="`) {
+		t.Fatalf("no part in the playlist:\n%s", pl)
+	}
+	u = u[strings.Index(u, `URI="`)+5:]
+	u = u[strings.LastIndex(u[:strings.Index(u, `"`)], "/")+1:]
+	if _, err := fmt.Sscanf(u, "%d.%d.", &msn, &i); err != nil {
+		t.Fatalf("part URI %q: %v", u, err)
+	}
+	return msn, i
+}
+
 // FuzzPlaybackRequest: any path and query under the playback prefixes gets an answer below 500, never a panic.
 func FuzzPlaybackRequest(f *testing.F) {
 	s, _ := liveServer(f, "TS")
