@@ -1079,7 +1079,8 @@ func (st *stream) rendition(name string) *rendition {
 	return nil
 }
 
-// servePlaylist answers a media playlist request, blocking while _HLS_msn/_HLS_part ask for what is not there yet.
+// servePlaylist answers a media playlist request, blocking while _HLS_msn/_HLS_part ask for what is not there yet
+// (LOW latency without them: until the next part).
 func (s *Server) servePlaylist(x *exchange, rest string) {
 	tok, file, ok := strings.Cut(rest, "/")
 	name, isPlaylist := strings.CutSuffix(file, ".m3u8")
