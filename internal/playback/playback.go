@@ -1123,7 +1123,7 @@ func (s *Server) servePlaylist(x *exchange, rest string) {
 		// does): it is answered when the next part is published, so that the playlist it gets ends at the live
 		// edge. A player starts PART-HOLD-BACK behind the end of that playlist and keeps that distance, so a
 		// playlist answered at once, up to a part old, would cost it that much latency for the whole session
-		// (0.18 s median with hls.js; bench/README.md, "(a, sixth)"). The price is the wait: a part at most.
+		// (0.1 s median with hls.js; bench/README.md, "(a, sixth)"). The price is the wait: a part at most.
 		rd.m.WaitNextPart(x.ctx, tuneInWait*rd.m.PartTarget()/2)
 	}
 	// Segment and part URLs are relative to the playlist ("<rendition>/<msn>.<part>.<ext>"), so they carry the
